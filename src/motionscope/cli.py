@@ -1,0 +1,316 @@
+"""The ``motionscope`` command line: one Typer app over every stage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from motionscope.errors import MotionscopeError
+
+app = typer.Typer(
+    name="motionscope",
+    help="Human action recognition from keypoints and video: train, evaluate, predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+synth_app = typer.Typer(help="Generate synthetic data (for demos and tests).", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _run(fn):
+    """Call ``fn``; print a motionscope error as one line and exit with status 2."""
+    try:
+        return fn()
+    except MotionscopeError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _metrics_table(metrics: dict, title: str) -> Table:
+    t = Table(title=title)
+    for col in ("accuracy", "balanced acc.", "macro P", "macro R", "macro F1", "n test"):
+        t.add_column(col, justify="right")
+    t.add_row(
+        f"{metrics['accuracy']:.3f}",
+        f"{metrics['balanced_accuracy']:.3f}",
+        f"{metrics['macro_precision']:.3f}",
+        f"{metrics['macro_recall']:.3f}",
+        f"{metrics['macro_f1']:.3f}",
+        str(metrics["n_test"]),
+    )
+    return t
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List the registered model architectures with their parameter counts."""
+    from motionscope.models import count_parameters, list_models
+
+    t = Table(title="motionscope models")
+    for col in ("name", "input", "parameters*", "description"):
+        t.add_column(col)
+    for info in list_models():
+        net = info.build(input_dim=1662, num_classes=10, window=30)
+        t.add_row(info.name, info.input_kind, f"{count_parameters(net):,}", info.description)
+    console.print(t)
+    console.print("* for 1662-wide holistic keypoints (or 224x224 frames), 10 classes, 30 frames")
+
+
+@synth_app.command("keypoints")
+def synth_keypoints(
+    out: Annotated[Path, typer.Argument(help="Folder to write OUT/<class>/<i>.npy into.")],
+    classes: Annotated[int, typer.Option(help="Number of action classes.")] = 5,
+    per_class: Annotated[int, typer.Option(help="Sequences per class.")] = 20,
+    frames: Annotated[int, typer.Option(help="Frames per sequence.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+) -> None:
+    """Write deterministic synthetic MediaPipe Holistic sequences in the seed layout."""
+    from motionscope.data.synth import write_synthetic_keypoints
+
+    summary = _run(
+        lambda: write_synthetic_keypoints(
+            out, classes=classes, per_class=per_class, frames=frames, seed=seed
+        )
+    )
+    console.print(
+        f"wrote {len(summary['classes'])} classes x {per_class} sequences x {frames} frames "
+        f"to {out}: {', '.join(summary['classes'])}"
+    )
+
+
+@app.command("train")
+def train_cmd(
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Dataset: a folder of class folders (<class>/<seq>.npy or "
+            "<class>/<seq>/<frame>.npy), a manifest (.csv/.jsonl with "
+            "path,label[,split][,group]) or a .ts file."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle directory to write.")],
+    model: Annotated[str, typer.Option(help="Architecture (see `motionscope models`).")] = "kpnet",
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: the model's).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same metrics.")] = 0,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="stratified | contiguous (last sequences of each class are the test set) | group "
+            "(by manifest group or --group-pattern) | manifest (the split column) | kfold:K. "
+            "Default: manifest when the manifest has a split column, else stratified."
+        ),
+    ] = "",
+    test_fraction: Annotated[float, typer.Option(help="Fraction held out for testing.")] = 0.2,
+    val_fraction: Annotated[
+        float, typer.Option(help="Fraction of the training part used for early stopping.")
+    ] = 0.15,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="Keypoint layout: holistic, pose_hands, pose, hands or generic "
+            "(default: detected from the width)."
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto | sequences | frames | manifest | ts")
+    ] = "auto",
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated classes to keep (and their order).")
+    ] = None,
+    group_pattern: Annotated[
+        str | None,
+        typer.Option(
+            help="Regex whose first group in each sequence path names its group (person)."
+        ),
+    ] = None,
+    test_group: Annotated[
+        list[str] | None, typer.Option(help="With --split group: a group to hold out (repeatable).")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Frames per model input (default: median sequence length).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate (default: the model's).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    augment: Annotated[
+        bool | None,
+        typer.Option(
+            "--augment/--no-augment", help="Force augmentation on or off (default: the model's)."
+        ),
+    ] = None,
+    devices: Annotated[int, typer.Option(help="Devices (CPU processes with --strategy ddp).")] = 1,
+    num_nodes: Annotated[int, typer.Option(help="Nodes for distributed training.")] = 1,
+    strategy: Annotated[
+        str, typer.Option(help="Lightning strategy: auto, ddp, ddp_spawn.")
+    ] = "auto",
+    accelerator: Annotated[str, typer.Option(help="cpu, gpu or auto.")] = "cpu",
+    precision: Annotated[str, typer.Option(help="32-true, bf16-mixed, 16-mixed.")] = "32-true",
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="Torch threads per process (0 = torch's default). Small models train fastest on 1."
+        ),
+    ] = 1,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train a model on DATA and write a self-describing bundle to --out."""
+    from motionscope.data.loaders import load_keypoint_dataset
+    from motionscope.train import TrainConfig, train
+
+    def go():
+        ds = load_keypoint_dataset(
+            data,
+            layout=layout,
+            fmt=fmt,
+            classes=[c.strip() for c in classes.split(",")] if classes else None,
+            group_pattern=group_pattern,
+            progress=progress,
+        )
+        chosen = split or ("manifest" if any(s.split for s in ds.samples) else "stratified")
+        console.print(
+            f"{len(ds)} sequences, {len(ds.classes)} classes, layout {ds.layout.name}; "
+            f"model {model}, split {chosen}"
+        )
+        cfg = TrainConfig(
+            model=model,
+            seed=seed,
+            split=chosen,
+            test_fraction=test_fraction,
+            val_fraction=val_fraction,
+            test_groups=test_group or None,
+            window=window,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            augment=augment,
+            devices=devices,
+            num_nodes=num_nodes,
+            strategy=strategy,
+            accelerator=accelerator,
+            precision=precision,
+            progress=progress,
+        )
+        return train(ds, out, cfg)
+
+    result = _run(go)
+    if result.bundle is None:  # a non-zero rank of a distributed run
+        return
+    m = result.metrics
+    console.print(_metrics_table(m, f"held-out test ({m['split']})"))
+    if "cv" in m:
+        cv = m["cv"]
+        console.print(
+            f"cross-validation: accuracy {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}, "
+            f"macro F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}"
+        )
+    console.print(
+        f"bundle: {out}  (report: {out / 'report' / 'report.md'}, {result.seconds:.1f} s)"
+    )
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
+    data: Annotated[Path, typer.Argument(help="Labelled dataset (same formats as `train`).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write metrics.json and confusion_matrix.png here.")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto | sequences | frames | manifest | ts")
+    ] = "auto",
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Evaluate a bundle on a labelled dataset whose classes the model knows."""
+    from motionscope.evaluate.evaluate import evaluate_bundle
+
+    m = _run(lambda: evaluate_bundle(run, data, out, fmt=fmt, progress=progress))
+    console.print(_metrics_table(m, f"{run} on {data}"))
+    t = Table(title="per class")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        t.add_column(col, justify="right")
+    for name, pc in m["per_class"].items():
+        if pc["support"]:
+            t.add_row(
+                name,
+                f"{pc['precision']:.3f}",
+                f"{pc['recall']:.3f}",
+                f"{pc['f1']:.3f}",
+                str(pc["support"]),
+            )
+    console.print(t)
+    if out is not None:
+        console.print(f"wrote {out / 'metrics.json'} and {out / 'confusion_matrix.png'}")
+
+
+@app.command("predict")
+def predict_cmd(
+    run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Sequences: (T, D) .npy files or folders of per-frame .npy files."),
+    ],
+    top_k: Annotated[int, typer.Option(help="How many classes to show per input.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Predict the action of each input sequence."""
+    import motionscope
+
+    def go():
+        rec = motionscope.load(run)
+        return rec.predict_many(list(inputs), top_k=top_k)
+
+    preds = _run(go)
+    if as_json:
+        for p in preds:
+            sys.stdout.write(json.dumps(p.to_dict()) + "\n")
+        return
+    t = Table(title=f"predictions of {run}")
+    for col in ("input", "label", "confidence", f"top {top_k}"):
+        t.add_column(col)
+    for p in preds:
+        t.add_row(
+            p.source,
+            p.label,
+            f"{p.confidence:.3f}",
+            ", ".join(f"{lab} {c:.2f}" for lab, c in p.top_k),
+        )
+    console.print(t)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[Path, typer.Option(help="Folder for the data, bundle and reports.")] = Path(
+        "demo-out"
+    ),
+    model: Annotated[str, typer.Option(help="Architecture to train.")] = "kpnet",
+    classes: Annotated[int, typer.Option(help="Synthetic action classes.")] = 6,
+    per_class: Annotated[int, typer.Option(help="Training sequences per class.")] = 40,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Run the whole job on synthetic data: generate, train, evaluate, predict."""
+    from motionscope.demo import run_demo
+
+    _run(
+        lambda: run_demo(
+            out, model=model, classes=classes, per_class=per_class, seed=seed, console=console
+        )
+    )
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,87 @@
+"""The in-memory keypoint dataset: sequences with labels, groups and optional fixed splits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from motionscope.errors import DataError
+from motionscope.keypoints.layout import Layout
+
+
+@dataclass
+class Sample:
+    """One keypoint sequence ``(T, D)`` float32 and where it came from."""
+
+    data: np.ndarray
+    label: str
+    source: str  # file or folder it was read from (for messages and reports)
+    order: int = 0  # natural position within its class (sequence number), for contiguous splits
+    group: str | None = None  # person / session / source, for group splits
+    split: str | None = None  # "train" / "val" / "test" when fixed by a manifest
+
+
+@dataclass
+class KeypointDataset:
+    samples: list[Sample]
+    layout: Layout
+    classes: list[str] = field(default_factory=list)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.classes:
+            self.classes = sorted({s.label for s in self.samples})
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index of every sample, in ``classes`` order."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index[s.label] for s in self.samples], dtype=np.int64)
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(s.label for s in self.samples)
+        return {name: c.get(name, 0) for name in self.classes}
+
+    def subset(self, indices: np.ndarray | list[int]) -> KeypointDataset:
+        return KeypointDataset(
+            [self.samples[i] for i in indices], self.layout, list(self.classes), self.source
+        )
+
+    def select_classes(self, names: list[str]) -> KeypointDataset:
+        missing = [n for n in names if n not in self.classes]
+        if missing:
+            raise DataError(f"classes {missing} not found in {self.source}; it has {self.classes}")
+        kept = [s for s in self.samples if s.label in names]
+        return KeypointDataset(kept, self.layout, list(names), self.source)
+
+    def summary(self) -> dict:
+        lengths = [s.data.shape[0] for s in self.samples]
+        return {
+            "source": self.source,
+            "layout": self.layout.name,
+            "width": self.layout.width,
+            "n_sequences": len(self.samples),
+            "per_class": self.counts(),
+            "frames": {
+                "min": int(min(lengths)) if lengths else 0,
+                "median": float(np.median(lengths)) if lengths else 0.0,
+                "max": int(max(lengths)) if lengths else 0,
+            },
+        }
+
+    def check_trainable(self) -> None:
+        """At least two classes, each with at least one sequence."""
+        counts = self.counts()
+        empty = [c for c, n in counts.items() if n == 0]
+        if empty:
+            raise DataError(f"classes {empty} have no sequences in {self.source}")
+        if len(counts) < 2:
+            raise DataError(
+                f"need at least 2 classes to train, found {len(counts)} ({list(counts)}) in "
+                f"{self.source}; put each class's sequences in its own folder"
+            )

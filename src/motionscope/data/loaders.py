@@ -1,0 +1,290 @@
+"""Load keypoint datasets from disk, auto-detecting the format.
+
+Accepted ``DATA``:
+- ``sequences``: ``DATA/<class>/<name>.npy``, each ``(T, D)`` (the seed project layout);
+- ``frames``: ``DATA/<class>/<seq>/<frame>.npy``, each ``(D,)``, frames in numeric order
+  (the ``MP_Data`` tutorial layout);
+- ``manifest``: a ``.csv`` or ``.jsonl`` file with ``path,label[,split][,group]`` rows;
+- ``ts``: a ``.ts`` time-series file (UEA/UCR).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from motionscope.data.dataset import KeypointDataset, Sample
+from motionscope.data.manifest import ManifestRow, read_manifest
+from motionscope.data.ts import read_ts
+from motionscope.errors import DataError
+from motionscope.keypoints.layout import Layout, resolve_layout
+from motionscope.progress import progress_iter
+
+FORMATS = ("auto", "sequences", "frames", "manifest", "ts")
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+
+
+def natural_key(path: Path) -> tuple:
+    """Sort key putting ``2.npy`` before ``10.npy``."""
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name))
+
+
+def _npy_files(folder: Path) -> list[Path]:
+    return sorted(
+        (p for p in folder.iterdir() if p.suffix == ".npy" and p.is_file()), key=natural_key
+    )
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key
+    )
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"cannot read {path}: {e}; is it a NumPy .npy file?") from e
+    if not np.issubdtype(arr.dtype, np.number):
+        raise DataError(f"{path} holds {arr.dtype} values, expected numbers")
+    return arr
+
+
+def check_sequence(arr: np.ndarray, source: str) -> np.ndarray:
+    """Validate a ``(T, D)`` sequence: non-empty, 2-D, finite. Returns float32."""
+    if arr.ndim != 2:
+        raise DataError(f"{source}: expected a (frames, features) array, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(f"{source}: empty sequence (shape {arr.shape})")
+    arr = arr.astype(np.float32, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        frame = int(np.argwhere(bad)[0][0])
+        kind = "NaN" if np.isnan(arr).any() else "inf"
+        raise DataError(
+            f"{source}: {int(bad.sum())} {kind} value(s), first in frame {frame}; "
+            "keypoints must be finite (use zeros for parts that were not detected)"
+        )
+    return arr
+
+
+def read_frame_folder(folder: Path) -> np.ndarray:
+    """Stack the per-frame ``(D,)`` files of one sequence folder into ``(T, D)``."""
+    files = _npy_files(folder)
+    if not files:
+        raise DataError(f"{folder}: no .npy frame files in this sequence folder")
+    frames = []
+    width = None
+    for f in files:
+        arr = _load_npy(f)
+        if arr.ndim != 1:
+            raise DataError(
+                f"{f}: a per-frame file must hold one vector (D,), got shape {arr.shape}"
+            )
+        if width is None:
+            width = arr.shape[0]
+        elif arr.shape[0] != width:
+            raise DataError(
+                f"ragged frames in {folder}: {files[0].name} has width {width} but {f.name} has "
+                f"{arr.shape[0]}; every frame of a sequence must have the same width"
+            )
+        frames.append(arr)
+    return check_sequence(np.stack(frames), str(folder))
+
+
+def load_sequence(
+    path: Path | str, layout: str | Layout | None = None
+) -> tuple[np.ndarray, Layout]:
+    """One sequence from a ``(T, D)`` ``.npy`` file or a folder of per-frame ``.npy`` files."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    if path.is_dir():
+        arr = read_frame_folder(path)
+    else:
+        arr = _load_npy(path)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        arr = check_sequence(arr, str(path))
+    return arr, resolve_layout(arr.shape[1], layout, str(path))
+
+
+def _read_any(path: Path) -> np.ndarray:
+    if path.is_dir():
+        return read_frame_folder(path)
+    return check_sequence(_load_npy(path), str(path))
+
+
+def _is_frame_folder(folder: Path) -> bool:
+    files = _npy_files(folder)
+    if not files:
+        return False
+    try:
+        return np.load(files[0], mmap_mode="r", allow_pickle=False).ndim == 1
+    except (ValueError, OSError):
+        return False
+
+
+def _class_items(class_dir: Path) -> list[Path]:
+    """The sequences of one class folder: ``.npy`` files, or frame sub-folders."""
+    if _is_frame_folder(class_dir):
+        raise DataError(
+            f"{class_dir} holds per-frame .npy files directly; expected one sub-folder per "
+            "sequence (DATA/<class>/<seq>/<frame>.npy) or one (T, D) .npy per sequence"
+        )
+    items = _npy_files(class_dir) + [d for d in _subdirs(class_dir) if _npy_files(d)]
+    return sorted(items, key=natural_key)
+
+
+def detect_format(path: Path) -> str:
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    if path.is_file():
+        if path.suffix.lower() in MANIFEST_SUFFIXES:
+            return "manifest"
+        if path.suffix.lower() == ".ts":
+            return "ts"
+        raise DataError(
+            f"{path} is a file; DATA must be a folder of class folders, a manifest "
+            "(.csv/.jsonl) or a .ts file"
+        )
+    classes = _subdirs(path)
+    if not classes:
+        raise DataError(
+            f"{path} has no class folders; expected DATA/<class>/<seq>.npy or "
+            "DATA/<class>/<seq>/<frame>.npy"
+        )
+    for c in classes:
+        if _npy_files(c):
+            return "sequences" if not _is_frame_folder(c) else "frames"
+        if any(_npy_files(s) for s in _subdirs(c)):
+            return "frames"
+    raise DataError(
+        f"no .npy files found under {path}; expected DATA/<class>/<seq>.npy or "
+        "DATA/<class>/<seq>/<frame>.npy"
+    )
+
+
+def _group_of(rel: str, pattern: re.Pattern | None) -> str | None:
+    if pattern is None:
+        return None
+    m = pattern.search(rel)
+    if not m:
+        return None
+    return m.group(1) if m.groups() else m.group(0)
+
+
+def _load_class_folders(
+    root: Path, group_pattern: re.Pattern | None, progress: bool
+) -> list[Sample]:
+    jobs: list[tuple[Path, str, int]] = []
+    for class_dir in _subdirs(root):
+        items = _class_items(class_dir)
+        if not items:
+            raise DataError(
+                f"class folder {class_dir} is empty: put its sequences there or remove the folder"
+            )
+        jobs.extend((item, class_dir.name, order) for order, item in enumerate(items))
+    samples = []
+    for item, label, order in progress_iter(jobs, "loading sequences", enabled=progress):
+        rel = str(item.relative_to(root))
+        samples.append(
+            Sample(_read_any(item), label, str(item), order, _group_of(rel, group_pattern))
+        )
+    return samples
+
+
+def _expand_row(row: ManifestRow) -> Iterable[tuple[Path, str, str | None, str | None, int]]:
+    """A manifest row names a sequence, a class folder of sequences, or a .ts file."""
+    p = row.path
+    if not p.exists():
+        raise DataError(f"{row.where}: path {p} does not exist")
+    if p.is_dir() and not _is_frame_folder(p):
+        items = _class_items(p)
+        if not items:
+            raise DataError(f"{row.where}: class folder {p} has no sequences")
+        label = row.label or p.name
+        for order, item in enumerate(items):
+            yield item, label, row.split, row.group, order
+    else:
+        if not row.label:
+            raise DataError(f"{row.where}: a sequence row needs a label")
+        yield p, row.label, row.split, row.group, row.order
+
+
+def _load_manifest(path: Path, group_pattern: re.Pattern | None, progress: bool) -> list[Sample]:
+    rows = read_manifest(path)
+    samples: list[Sample] = []
+    jobs = []
+    for row in rows:
+        if row.path.suffix.lower() == ".ts":
+            for order, (arr, label) in enumerate(read_ts(row.path)):
+                samples.append(
+                    Sample(
+                        check_sequence(arr, f"{row.path} case {order}"),
+                        label,
+                        f"{row.path}#{order}",
+                        order,
+                        row.group,
+                        row.split,
+                    )
+                )
+            continue
+        jobs.extend(_expand_row(row))
+    for item, label, split, group, order in progress_iter(
+        jobs, "loading sequences", enabled=progress
+    ):
+        g = group if group is not None else _group_of(str(item), group_pattern)
+        samples.append(Sample(_read_any(item), label, str(item), order, g, split))
+    return samples
+
+
+def load_keypoint_dataset(
+    path: Path | str,
+    *,
+    layout: str | Layout | None = None,
+    fmt: str = "auto",
+    classes: list[str] | None = None,
+    group_pattern: str | None = None,
+    progress: bool = True,
+) -> KeypointDataset:
+    """Load every sequence under ``path`` into a :class:`KeypointDataset`.
+
+    ``layout`` forces a layout (required for widths other than 1662/258/132/126, e.g.
+    ``generic``); ``classes`` picks and orders classes; ``group_pattern`` is a regular expression
+    whose first group, searched in each sequence's path, names its group (person, session).
+    """
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise DataError(f"unknown dataset format {fmt!r}; use one of {', '.join(FORMATS)}")
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    pattern = re.compile(group_pattern) if group_pattern else None
+    if fmt in ("sequences", "frames"):
+        if not path.is_dir():
+            raise DataError(f"{path} is not a folder; format {fmt!r} needs a folder")
+        samples = _load_class_folders(path, pattern, progress)
+    elif fmt == "manifest":
+        samples = _load_manifest(path, pattern, progress)
+    else:
+        samples = [
+            Sample(check_sequence(a, f"{path} case {i}"), lab, f"{path}#{i}", i)
+            for i, (a, lab) in enumerate(read_ts(path))
+        ]
+    if not samples:
+        raise DataError(f"no sequences found in {path}")
+    first = samples[0]
+    resolved = resolve_layout(first.data.shape[1], layout, first.source)
+    for s in samples:
+        if s.data.shape[1] != resolved.width:
+            raise DataError(
+                f"mixed widths: {first.source} has {resolved.width} features per frame but "
+                f"{s.source} has {s.data.shape[1]}; one dataset must use one layout"
+            )
+    ds = KeypointDataset(samples, resolved, source=str(path))
+    if classes:
+        ds = ds.select_classes(classes)
+    return ds

@@ -1,0 +1,1 @@
+"""Metrics, confusion matrices, training curves and reports."""

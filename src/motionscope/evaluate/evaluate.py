@@ -1,0 +1,53 @@
+"""Evaluate a bundle on any labelled dataset whose classes are a subset of the bundle's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from motionscope.bundle import write_json
+from motionscope.data.loaders import load_keypoint_dataset
+from motionscope.errors import DataError
+from motionscope.evaluate.metrics import classification_metrics
+from motionscope.evaluate.plots import plot_confusion_matrix
+from motionscope.infer.recognizer import Recognizer
+
+
+def evaluate_bundle(
+    run: Path | str,
+    data: Path | str,
+    out: Path | str | None = None,
+    *,
+    fmt: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Metrics of the bundle at ``run`` on every sequence of ``data``.
+
+    Writes ``out/metrics.json`` and ``out/confusion_matrix.png`` when ``out`` is given.
+    """
+    rec = Recognizer.load(run)
+    ds = load_keypoint_dataset(data, layout=rec.layout, fmt=fmt, progress=progress)
+    unknown = [c for c in ds.classes if c not in rec.classes]
+    if unknown:
+        raise DataError(
+            f"classes {unknown} of {data} are not among the model's classes {rec.classes}; "
+            "evaluate on data of the classes the model was trained on"
+        )
+    index = {c: i for i, c in enumerate(rec.classes)}
+    y_true = np.array([index[s.label] for s in ds.samples], dtype=np.int64)
+    probs = rec.probabilities([s.data for s in ds.samples])
+    metrics = classification_metrics(
+        y_true, probs.argmax(-1), rec.classes, f"all of {data} ({len(ds)} sequences)"
+    )
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "metrics.json", metrics)
+        plot_confusion_matrix(
+            metrics["confusion_matrix"],
+            rec.classes,
+            out / "confusion_matrix.png",
+            f"{Path(run).name} on {Path(data).name}",
+        )
+    return metrics

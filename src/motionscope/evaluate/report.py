@@ -1,0 +1,63 @@
+"""``report.md``: a human-readable summary of a bundle's training and evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def metrics_table(classes: list[str], metrics: dict) -> list[str]:
+    lines = ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for c in classes:
+        pc = metrics["per_class"].get(c)
+        if pc:
+            lines.append(
+                f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f} | "
+                f"{pc['f1']:.3f} | {pc['support']} |"
+            )
+    return lines
+
+
+def write_report(path: Path, config: dict, classes: list[str], metrics: dict) -> Path:
+    m = metrics
+    lines = [
+        f"# {config['model']['name']} on {config['data']['source']}",
+        "",
+        f"- classes ({len(classes)}): {', '.join(classes)}",
+        f"- data: {config['data']['n_sequences']} sequences, layout "
+        f"{config['preprocessing']['layout']['name']}, window "
+        f"{config['preprocessing']['window']} frames",
+        f"- split: {m['split']} ({config['split']['n_train']} train / "
+        f"{config['split']['n_val']} validation / {m['n_test']} test)",
+        f"- parameters: {config['model']['parameters']:,}",
+        f"- training: {m.get('train_seconds', 0):.1f} s, {m.get('epochs', 0)} epochs "
+        f"(best epoch {m.get('best_epoch', -1) + 1})",
+        "",
+        "## Held-out results",
+        "",
+        "| accuracy | balanced accuracy | macro precision | macro recall | macro F1 |",
+        "|---|---|---|---|---|",
+        f"| {m['accuracy']:.3f} | {m['balanced_accuracy']:.3f} | {m['macro_precision']:.3f} | "
+        f"{m['macro_recall']:.3f} | {m['macro_f1']:.3f} |",
+        "",
+    ]
+    if "cv" in m:
+        cv = m["cv"]
+        lines += [
+            f"Cross-validation: accuracy {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}, "
+            f"macro F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f} over "
+            f"{len(cv['folds'])} folds.",
+            "",
+        ]
+    lines += [
+        "## Per class",
+        "",
+        *metrics_table(classes, m),
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+        "",
+        "![curves](curves.png)",
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

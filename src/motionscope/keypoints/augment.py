@@ -1,0 +1,186 @@
+"""Training-time augmentation of raw keypoint sequences.
+
+INTERFACE (owned by the feature/model work; keep these names and signatures):
+- ``AugmentConfig``: dataclass, ``enabled`` plus the knobs; JSON-serialisable via ``asdict``.
+- ``augment(x, layout, cfg, rng) -> np.ndarray``: float32 ``(T, D)`` to float32 ``(T', D)``
+  (time crop/warp may change T), ``rng`` a ``np.random.Generator``. Missing blocks stay zero.
+- ``mirror(x, layout)``: the left-right mirror image of a sequence (an involution).
+
+Augmentation works on raw image coordinates, before :mod:`motionscope.keypoints.features`:
+left-right mirror (x -> 1 - x, left/right pose landmarks and the two hands swapped), a random
+similarity transform about the body centre (scale, small rotation in x/y, shift), a speed change
+that keeps the window's length (faster: the action is followed by/preceded by still frames; slower:
+only part of it fits), a smooth random time warp, a random time crop, hand dropout (a whole hand for
+the sequence, or random frames) and small Gaussian noise. A block that is missing in a frame stays
+exactly zero. Generic layouts (accelerometers ...) get amplitude scaling, offset, noise and the time
+operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from motionscope.keypoints.layout import Layout
+
+# MediaPipe pose: left/right landmark pairs (left eye inner <-> right eye inner, ...).
+POSE_LR_PAIRS: tuple[tuple[int, int], ...] = (
+    (1, 4),
+    (2, 5),
+    (3, 6),
+    (7, 8),
+    (9, 10),
+    (11, 12),
+    (13, 14),
+    (15, 16),
+    (17, 18),
+    (19, 20),
+    (21, 22),
+    (23, 24),
+    (25, 26),
+    (27, 28),
+    (29, 30),
+    (31, 32),
+)
+POSE_MIRROR_PERM = np.arange(33)
+for _a, _b in POSE_LR_PAIRS:
+    POSE_MIRROR_PERM[_a], POSE_MIRROR_PERM[_b] = _b, _a
+
+
+@dataclass
+class AugmentConfig:
+    enabled: bool = False
+    p_mirror: float = 0.5  # probability of the left-right mirror
+    scale: float = 0.15  # uniform scale factor in [1 - scale, 1 + scale]
+    rotate_deg: float = 10.0  # rotation in the image plane, uniform in +-rotate_deg
+    shift: float = 0.05  # translation, uniform in +-shift image units (x and y)
+    speed: float = 1.4  # speed factor, log-uniform in [1/speed, speed]; 1 = off
+    warp: float = 0.15  # strength of the smooth random time warp; 0 = off
+    crop_min: float = 0.85  # keep a random contiguous fraction in [crop_min, 1] of the frames
+    p_hand_drop: float = 0.15  # per hand: drop the whole hand for the sequence
+    p_frame_drop: float = 0.1  # per hand and frame: drop the hand in that frame
+    noise: float = 0.003  # Gaussian noise (image units; x std for generic channels)
+
+
+def _present(blk: np.ndarray) -> np.ndarray:
+    return np.any(blk != 0, axis=1)
+
+
+def mirror(x: np.ndarray, layout: Layout) -> np.ndarray:
+    """Left-right mirror of raw keypoints: x -> 1 - x for detected landmarks, left/right pose
+    landmarks swapped, left and right hands swapped (face: x mirrored only). Missing blocks stay
+    zero; generic layouts are returned unchanged. ``mirror(mirror(x)) == x``."""
+    x = np.asarray(x, dtype=np.float32)
+    out = x.copy()
+    if layout.is_generic or x.shape[0] == 0:
+        return out
+    t = x.shape[0]
+    for b in layout.blocks:
+        if b.channels < 3:
+            continue
+        sl = layout.slice(b.name)
+        blk = x[:, sl].reshape(t, b.landmarks, b.channels).copy()
+        ok = _present(x[:, sl])
+        blk[ok, :, 0] = 1.0 - blk[ok, :, 0]
+        if b.name == "pose":
+            blk = blk[:, POSE_MIRROR_PERM]
+        out[:, sl] = blk.reshape(t, -1)
+    if layout.has("left_hand") and layout.has("right_hand"):
+        lsl, rsl = layout.slice("left_hand"), layout.slice("right_hand")
+        left = out[:, lsl].copy()
+        out[:, lsl] = out[:, rsl]
+        out[:, rsl] = left
+    return out
+
+
+def _body_centre(x: np.ndarray, layout: Layout) -> np.ndarray:
+    from motionscope.keypoints.normalize import body_frame
+
+    centre, _, ok = body_frame(x, layout)
+    return centre[0] if ok.any() else np.array([0.5, 0.5], dtype=np.float32)
+
+
+def _time_index(t: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Frame indices into the original ``t`` frames (nearest-frame; length may differ from t)."""
+    # crop
+    frac = rng.uniform(min(cfg.crop_min, 1.0), 1.0) if cfg.crop_min < 1.0 else 1.0
+    n = max(2, int(round(t * frac)))
+    n = min(n, t)
+    start = int(rng.integers(0, t - n + 1))
+    # smooth monotone warp of [0, 1]
+    u = np.linspace(0.0, 1.0, n)
+    if cfg.warp > 0 and n > 2:
+        knots = 5
+        w = np.exp(rng.uniform(-cfg.warp, cfg.warp, knots) * 2.0)
+        cdf = np.concatenate([[0.0], np.cumsum(w)]) / w.sum()
+        u = np.interp(u, np.linspace(0.0, 1.0, knots + 1), cdf)
+    src = start + u * (n - 1)
+    # speed change keeping the length n
+    if cfg.speed > 1.0:
+        f = float(np.exp(rng.uniform(-np.log(cfg.speed), np.log(cfg.speed))))
+        m = max(2, int(round(n / f)))  # frames the action occupies after the change
+        src_m = np.interp(np.linspace(0, n - 1, m), np.arange(n), src)
+        if m >= n:  # slower: only a window of it fits
+            off = int(rng.integers(0, m - n + 1))
+            src = src_m[off : off + n]
+        else:  # faster: still frames before/after
+            pad = n - m
+            before = int(rng.integers(0, pad + 1))
+            src = np.concatenate([np.full(before, src_m[0]), src_m, np.full(pad - before, src_m[-1])])
+    return np.clip(np.rint(src), 0, t - 1).astype(np.int64)
+
+
+def augment(
+    x: np.ndarray, layout: Layout, cfg: AugmentConfig, rng: np.random.Generator
+) -> np.ndarray:
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if not cfg.enabled or x.shape[0] == 0:
+        return x.copy()
+    if x.shape[0] >= 2:
+        x = x[_time_index(x.shape[0], cfg, rng)]
+    t = x.shape[0]
+
+    if layout.is_generic:
+        mean = x.mean(0, keepdims=True)
+        std = x.std(0, keepdims=True) + 1e-6
+        s = rng.uniform(1 - cfg.scale, 1 + cfg.scale)
+        off = rng.uniform(-cfg.shift, cfg.shift, size=(1, x.shape[1])) * std
+        out = mean + s * (x - mean) + off + rng.normal(0, 1, x.shape) * cfg.noise * std
+        return np.nan_to_num(out).astype(np.float32)
+
+    if rng.random() < cfg.p_mirror:
+        x = mirror(x, layout)
+
+    masks = {b.name: _present(x[:, layout.slice(b.name)]) for b in layout.blocks}
+    # hand dropout (raw zeros = "not detected")
+    for name in ("left_hand", "right_hand"):
+        if not layout.has(name):
+            continue
+        if rng.random() < cfg.p_hand_drop:
+            masks[name] = np.zeros(t, dtype=bool)
+        elif cfg.p_frame_drop > 0:
+            masks[name] = masks[name] & (rng.random(t) >= cfg.p_frame_drop)
+
+    centre = _body_centre(x, layout)
+    s = rng.uniform(1 - cfg.scale, 1 + cfg.scale)
+    th = np.deg2rad(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg))
+    rot = s * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], dtype=np.float32)
+    shift = rng.uniform(-cfg.shift, cfg.shift, size=2).astype(np.float32)
+
+    out = np.zeros_like(x)
+    for b in layout.blocks:
+        sl = layout.slice(b.name)
+        if b.channels < 3:
+            out[:, sl] = x[:, sl]
+            continue
+        v = x[:, sl].reshape(t, b.landmarks, b.channels).copy()
+        xy = v[..., :2] - centre
+        v[..., :2] = xy @ rot.T + centre + shift
+        v[..., 2] = v[..., 2] * s
+        if cfg.noise > 0 and b.name != "face":  # face: 1404 values of noise cost, little gain
+            v[..., :3] += rng.normal(0, cfg.noise, size=v[..., :3].shape).astype(np.float32)
+        v = v.reshape(t, -1)
+        v[~masks[b.name]] = 0.0
+        out[:, sl] = v
+    return np.nan_to_num(out).astype(np.float32)

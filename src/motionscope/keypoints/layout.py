@@ -1,0 +1,120 @@
+"""Layouts: which blocks of landmarks a per-frame keypoint vector holds, and where.
+
+A keypoint sequence is a float32 array ``(T, D)``; the :class:`Layout` says how the ``D`` columns
+split into named blocks (pose 33x4, face 468x3, left hand 21x3, right hand 21x3). A block that was
+not detected in a frame is all zeros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from motionscope.errors import DataError
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of landmarks inside the frame vector."""
+
+    name: str
+    landmarks: int
+    channels: int  # 4 = x, y, z, visibility; 3 = x, y, z; 1 = one generic value
+
+    @property
+    def width(self) -> int:
+        return self.landmarks * self.channels
+
+
+POSE = Block("pose", 33, 4)
+FACE = Block("face", 468, 3)
+LEFT_HAND = Block("left_hand", 21, 3)
+RIGHT_HAND = Block("right_hand", 21, 3)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An ordered list of blocks; ``name`` is what configs and ``--layout`` use."""
+
+    name: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def width(self) -> int:
+        return sum(b.width for b in self.blocks)
+
+    @property
+    def is_generic(self) -> bool:
+        return self.name.startswith("generic")
+
+    def has(self, block: str) -> bool:
+        return any(b.name == block for b in self.blocks)
+
+    def slice(self, block: str) -> slice:
+        """Column range of ``block`` in the frame vector."""
+        start = 0
+        for b in self.blocks:
+            if b.name == block:
+                return slice(start, start + b.width)
+            start += b.width
+        raise KeyError(f"layout {self.name!r} has no block {block!r}")
+
+    def block(self, block: str) -> Block:
+        for b in self.blocks:
+            if b.name == block:
+                return b
+        raise KeyError(f"layout {self.name!r} has no block {block!r}")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "width": self.width}
+
+
+HOLISTIC = Layout("holistic", (POSE, FACE, LEFT_HAND, RIGHT_HAND))
+POSE_HANDS = Layout("pose_hands", (POSE, LEFT_HAND, RIGHT_HAND))
+POSE_ONLY = Layout("pose", (POSE,))
+HANDS = Layout("hands", (LEFT_HAND, RIGHT_HAND))
+
+NAMED: dict[str, Layout] = {lay.name: lay for lay in (HOLISTIC, POSE_HANDS, POSE_ONLY, HANDS)}
+BY_WIDTH: dict[int, Layout] = {lay.width: lay for lay in NAMED.values()}
+
+
+def generic(width: int) -> Layout:
+    """A layout of ``width`` unnamed channels (accelerometers, trajectories ...)."""
+    if width < 1:
+        raise ValueError(f"a generic layout needs at least one channel, got {width}")
+    return Layout(f"generic{width}", (Block("values", width, 1),))
+
+
+def get_layout(name: str) -> Layout:
+    """Resolve a layout name: ``holistic``, ``pose_hands``, ``pose``, ``hands``, ``genericN``
+    (or ``generic`` with the width supplied by :func:`resolve_layout`)."""
+    key = name.strip().lower().replace("-", "_").replace("+", "_")
+    if key in NAMED:
+        return NAMED[key]
+    if key.startswith("generic") and key[len("generic") :].isdigit():
+        return generic(int(key[len("generic") :]))
+    known = ", ".join([*NAMED, "genericN"])
+    raise DataError(f"unknown layout {name!r}; known layouts: {known}")
+
+
+def resolve_layout(width: int, requested: str | Layout | None = None, source: str = "") -> Layout:
+    """The layout of a ``width``-wide frame vector: ``requested`` if given (checked against the
+    width), else detected from the width. ``source`` names the file for the error message."""
+    where = f" in {source}" if source else ""
+    if isinstance(requested, Layout):
+        layout = requested
+    elif requested:
+        key = str(requested).strip().lower()
+        layout = generic(width) if key == "generic" else get_layout(key)
+    else:
+        if width in BY_WIDTH:
+            return BY_WIDTH[width]
+        widths = ", ".join(f"{w} ({lay.name})" for w, lay in BY_WIDTH.items())
+        raise DataError(
+            f"unknown keypoint width {width}{where}: expected {widths}; "
+            f"pass --layout generic (or --layout generic{width}) for other sequences"
+        )
+    if layout.width != width:
+        raise DataError(
+            f"layout {layout.name!r} has width {layout.width} but the data{where} has width {width}"
+        )
+    return layout

@@ -1,0 +1,308 @@
+"""``train``: dataset in, self-describing bundle out (see ``bundle.py``)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader
+
+from motionscope import __version__
+from motionscope.bundle import (
+    CLASSES,
+    CONFIG,
+    FORMAT_VERSION,
+    METRICS,
+    REPORT,
+    prepare_staging,
+    publish,
+    save_weights,
+    write_json,
+)
+from motionscope.data.dataset import KeypointDataset
+from motionscope.data.splits import SplitSpec, kfold, split_dataset, validation_split
+from motionscope.errors import DataError
+from motionscope.evaluate.metrics import classification_metrics, summarize_folds
+from motionscope.evaluate.plots import plot_confusion_matrix, plot_curves, read_epoch_log
+from motionscope.evaluate.report import write_report
+from motionscope.keypoints.augment import AugmentConfig
+from motionscope.keypoints.features import FeatureConfig
+from motionscope.keypoints.preprocess import Preprocessor
+from motionscope.models.classifier import Classifier, predict_proba
+from motionscope.models.registry import ModelInfo, count_parameters, get_model_info
+from motionscope.train.config import OptimConfig, TrainConfig
+from motionscope.train.data import AugmentedSequences, FixedInputs
+from motionscope.train.module import ActionModule, BestWeights
+
+log = logging.getLogger(__name__)
+
+
+class _ProgressBar(RichProgressBar):
+    """Rich epoch bar without Lightning's logger version number."""
+
+    def get_metrics(self, trainer, pl_module):  # noqa: D102
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        return items
+
+
+@dataclass
+class FitResult:
+    model: Classifier
+    epochs: int
+    best_epoch: int
+    seconds: float
+    log_dir: Path | None
+
+
+@dataclass
+class TrainResult:
+    bundle: Path | None  # None on non-zero DDP ranks
+    metrics: dict
+    seconds: float
+
+
+def _quiet_lightning() -> None:
+    """Lightning logs device banners and tips at INFO on every fit; keep the terminal clean."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*number of training batches.*")
+
+
+def _is_rank_zero() -> bool:
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
+def _optim_for(info: ModelInfo, cfg: TrainConfig) -> OptimConfig:
+    optim = OptimConfig(**info.optim)
+    if cfg.epochs is not None:
+        optim = replace(optim, max_epochs=cfg.epochs)
+    if cfg.lr is not None:
+        optim = replace(optim, lr=cfg.lr)
+    if cfg.batch_size is not None:
+        optim = replace(optim, batch_size=cfg.batch_size)
+    return optim
+
+
+def _augment_for(info: ModelInfo, cfg: TrainConfig) -> AugmentConfig:
+    aug = AugmentConfig(**info.augment)
+    if cfg.augment is not None:
+        aug = replace(aug, enabled=cfg.augment)
+    return aug
+
+
+def _class_weights(labels: np.ndarray, n: int) -> torch.Tensor:
+    counts = np.bincount(labels, minlength=n).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max(1, (counts > 0).sum()), 0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def fit_model(
+    info: ModelInfo,
+    pre: Preprocessor,
+    train: KeypointDataset,
+    val: KeypointDataset,
+    cfg: TrainConfig,
+    log_dir: Path | None,
+    *,
+    seed: int,
+) -> FitResult:
+    """Train one model on ``train``, early-stopping on ``val``; returns the best weights."""
+    _quiet_lightning()
+    L.seed_everything(seed, workers=True, verbose=False)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    optim = _optim_for(info, cfg)
+    aug = _augment_for(info, cfg)
+    n_classes = len(train.classes)
+    y_train, y_val = train.labels, val.labels
+    seqs = [s.data for s in train.samples]
+    net = info.build(input_dim=pre.input_dim, num_classes=n_classes, window=pre.window)
+    model = Classifier(net, pre.input_dim)
+    fixed_train = pre.batch(seqs)
+    if info.standardize:
+        flat = fixed_train.reshape(-1, fixed_train.shape[-1])
+        model.set_input_stats(flat.mean(0), flat.std(0))
+    train_set = (
+        AugmentedSequences(seqs, y_train, pre, aug, seed)
+        if aug.enabled
+        else FixedInputs(fixed_train, y_train)
+    )
+    val_set = FixedInputs(pre.batch([s.data for s in val.samples]), y_val)
+    gen = torch.Generator().manual_seed(seed)
+    bs = min(optim.batch_size, len(train_set))
+    train_loader = DataLoader(train_set, batch_size=bs, shuffle=True, generator=gen)
+    val_loader = DataLoader(val_set, batch_size=256)
+    updates_per_epoch = max(1, math.ceil(len(train_set) / bs / max(1, cfg.devices)))
+    patience = max(3, math.ceil(optim.patience_updates / updates_per_epoch))
+    best = BestWeights()
+    callbacks: list[L.Callback] = [
+        best,
+        EarlyStopping(monitor="val_loss", patience=patience, mode="min"),
+    ]
+    if cfg.progress:
+        callbacks.append(_ProgressBar(leave=False))
+    loggers = []
+    if log_dir is not None:
+        loggers = [
+            CSVLogger(str(log_dir.parent), name=log_dir.name, version=""),
+            TensorBoardLogger(str(log_dir.parent), name=log_dir.name, version="tensorboard"),
+        ]
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        max_epochs=optim.max_epochs,
+        gradient_clip_val=optim.grad_clip or None,
+        callbacks=callbacks,
+        logger=loggers or False,
+        enable_checkpointing=False,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        deterministic=True,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+    )
+    module = ActionModule(model, optim, _class_weights(y_train, n_classes))
+    t0 = time.perf_counter()
+    trainer.fit(module, train_loader, val_loader)
+    seconds = time.perf_counter() - t0
+    model = module.model
+    model.eval()
+    return FitResult(model, trainer.current_epoch, best.best_epoch, seconds, log_dir)
+
+
+def _window_for(ds: KeypointDataset, cfg: TrainConfig) -> int:
+    if cfg.window is not None:
+        if cfg.window < 1:
+            raise DataError(f"--window must be at least 1 frame, got {cfg.window}")
+        return cfg.window
+    return max(2, int(np.median([s.data.shape[0] for s in ds.samples])))
+
+
+def _evaluate(model: Classifier, pre: Preprocessor, test: KeypointDataset, split: str) -> dict:
+    probs = predict_proba(model, pre.batch([s.data for s in test.samples]))
+    return classification_metrics(test.labels, probs.argmax(-1), test.classes, split)
+
+
+def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) -> TrainResult:
+    """Split ``ds``, train ``cfg.model``, evaluate on the held-out split, write the bundle."""
+    cfg = cfg or TrainConfig()
+    out = Path(out)
+    t_start = time.perf_counter()
+    ds.check_trainable()
+    info = get_model_info(cfg.model)
+    if info.input_kind != "keypoints":
+        raise DataError(f"model {cfg.model!r} takes {info.input_kind}, not keypoint sequences")
+    spec = SplitSpec.parse(cfg.split)
+    if spec.kind == "kfold" and cfg.devices > 1:
+        raise DataError("kfold cross-validation runs on one device; drop --devices or the kfold")
+    pre = Preprocessor(ds.layout, _window_for(ds, cfg), FeatureConfig(**info.features))
+    rank0 = _is_rank_zero()
+    stage = prepare_staging(out) if rank0 else None
+    logs = (stage / "logs") if stage else None
+    split_text = f"{spec}"
+    cv = None
+    if spec.kind == "kfold":
+        folds = kfold(ds.labels, spec.k, cfg.seed)
+        fold_metrics, oof_true, oof_pred = [], [], []
+        for i, (tr, te) in enumerate(folds):
+            tr, va = validation_split(ds, tr, spec, cfg.val_fraction, cfg.seed + i)
+            fit = fit_model(
+                info,
+                pre,
+                ds.subset(tr),
+                ds.subset(va),
+                cfg,
+                logs / f"fold{i}" if logs else None,
+                seed=cfg.seed + i,
+            )
+            m = _evaluate(fit.model, pre, ds.subset(te), f"kfold:{spec.k} fold {i}")
+            m["train_seconds"] = round(fit.seconds, 2)
+            fold_metrics.append(m)
+            probs = predict_proba(fit.model, pre.batch([ds.samples[j].data for j in te]))
+            oof_true.append(ds.labels[te])
+            oof_pred.append(probs.argmax(-1))
+            log.info("fold %d: accuracy %.3f", i, m["accuracy"])
+        cv = summarize_folds(fold_metrics)
+        tr, va = validation_split(ds, np.arange(len(ds)), spec, cfg.val_fraction, cfg.seed)
+        fit = fit_model(info, pre, ds.subset(tr), ds.subset(va), cfg, logs, seed=cfg.seed)
+        metrics = classification_metrics(
+            np.concatenate(oof_true),
+            np.concatenate(oof_pred),
+            ds.classes,
+            f"kfold:{spec.k} (out-of-fold predictions of {spec.k} models, seed {cfg.seed})",
+        )
+        metrics["cv"] = cv
+        train_idx, test_idx, val_idx = tr, np.array([], dtype=np.int64), va
+    else:
+        train_idx, test_idx = split_dataset(
+            ds, spec, test_fraction=cfg.test_fraction, seed=cfg.seed, test_groups=cfg.test_groups
+        )
+        train_idx, val_idx = validation_split(ds, train_idx, spec, cfg.val_fraction, cfg.seed)
+        if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
+            raise DataError(
+                f"not enough sequences to split {len(ds)} into train/val/test "
+                f"({len(train_idx)}/{len(val_idx)}/{len(test_idx)}); record more data"
+            )
+        fit = fit_model(
+            info, pre, ds.subset(train_idx), ds.subset(val_idx), cfg, logs, seed=cfg.seed
+        )
+        metrics = _evaluate(fit.model, pre, ds.subset(test_idx), split_text)
+    if not rank0 or stage is None:
+        return TrainResult(None, metrics, time.perf_counter() - t_start)
+    metrics["train_seconds"] = round(fit.seconds, 2)
+    metrics["epochs"] = fit.epochs
+    metrics["best_epoch"] = fit.best_epoch
+    n_params = count_parameters(fit.model.net)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "motionscope_version": __version__,
+        "input_kind": "keypoints",
+        "model": {"name": info.name, "hparams": info.hparams, "parameters": n_params},
+        "preprocessing": pre.to_dict(),
+        "standardize": info.standardize,
+        "augment": asdict(_augment_for(info, cfg)),
+        "optim": asdict(_optim_for(info, cfg)),
+        "train": asdict(cfg),
+        "split": {
+            "strategy": split_text,
+            "n_train": len(train_idx),
+            "n_val": len(val_idx),
+            "n_test": len(test_idx),
+        },
+        "data": ds.summary(),
+    }
+    save_weights(stage, fit.model)
+    write_json(stage / CONFIG, config)
+    write_json(stage / CLASSES, ds.classes)
+    write_json(stage / METRICS, metrics)
+    report = stage / REPORT
+    plot_curves(
+        read_epoch_log(stage / "logs" / "metrics.csv"),
+        report / "curves.png",
+        f"{info.name}: training curves",
+    )
+    plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        ds.classes,
+        report / "confusion_matrix.png",
+        f"{info.name} — {metrics['split']}"[:80],
+    )
+    write_report(report / "report.md", config, ds.classes, metrics)
+    publish(stage, out)
+    return TrainResult(out, metrics, time.perf_counter() - t_start)
