@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,7 @@ synth_app = typer.Typer(help="Generate synthetic data (for demos and tests).", n
 app.add_typer(synth_app, name="synth")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _run(fn):
@@ -162,6 +163,13 @@ def train_cmd(
             help="Torch threads per process (0 = torch's default). Small models train fastest on 1."
         ),
     ] = 1,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML file of training settings (any TrainConfig field, plus features:, "
+            "augmentation: and optim: overrides); command-line options given here win."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a model on DATA and write a self-describing bundle to --out."""
@@ -177,15 +185,10 @@ def train_cmd(
             group_pattern=group_pattern,
             progress=progress,
         )
-        chosen = split or ("manifest" if any(s.split for s in ds.samples) else "stratified")
-        console.print(
-            f"{len(ds)} sequences, {len(ds.classes)} classes, layout {ds.layout.name}; "
-            f"model {model}, split {chosen}"
-        )
-        cfg = TrainConfig(
+        given = dict(
             model=model,
             seed=seed,
-            split=chosen,
+            split=split,
             test_fraction=test_fraction,
             val_fraction=val_fraction,
             test_groups=test_group or None,
@@ -199,7 +202,19 @@ def train_cmd(
             strategy=strategy,
             accelerator=accelerator,
             precision=precision,
+            threads=threads or None,
             progress=progress,
+        )
+        if config is None:
+            cfg = TrainConfig(**given)
+        else:  # options left at their defaults do not override the file
+            defaults = {**asdict(TrainConfig()), "test_groups": None}
+            cfg = TrainConfig.from_yaml(
+                config, **{k: v for k, v in given.items() if v != defaults.get(k)}
+            )
+        console.print(
+            f"{len(ds)} sequences, {len(ds.classes)} classes, layout {ds.layout.name}; "
+            f"model {cfg.model}"
         )
         return train(ds, out, cfg)
 

@@ -33,8 +33,14 @@ def natural_key(path: Path) -> tuple:
 
 
 def _npy_files(folder: Path) -> list[Path]:
+    # Hidden files (macOS "._0.npy" resource forks) are not frames, like hidden folders.
     return sorted(
-        (p for p in folder.iterdir() if p.suffix == ".npy" and p.is_file()), key=natural_key
+        (
+            p
+            for p in folder.iterdir()
+            if p.suffix == ".npy" and not p.name.startswith(".") and p.is_file()
+        ),
+        key=natural_key,
     )
 
 
@@ -59,7 +65,9 @@ def check_sequence(arr: np.ndarray, source: str) -> np.ndarray:
     if arr.ndim != 2:
         raise DataError(f"{source}: expected a (frames, features) array, got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise DataError(f"{source}: empty sequence (shape {arr.shape})")
+        raise DataError(
+            f"{source}: empty sequence (shape {arr.shape}); remove it or record it again"
+        )
     arr = arr.astype(np.float32, copy=False)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -76,7 +84,10 @@ def read_frame_folder(folder: Path) -> np.ndarray:
     """Stack the per-frame ``(D,)`` files of one sequence folder into ``(T, D)``."""
     files = _npy_files(folder)
     if not files:
-        raise DataError(f"{folder}: no .npy frame files in this sequence folder")
+        raise DataError(
+            f"{folder}: empty sequence, no .npy frame files in this sequence folder; "
+            "remove the folder or record the sequence again"
+        )
     frames = []
     width = None
     for f in files:
@@ -136,8 +147,12 @@ def _class_items(class_dir: Path) -> list[Path]:
             f"{class_dir} holds per-frame .npy files directly; expected one sub-folder per "
             "sequence (DATA/<class>/<seq>/<frame>.npy) or one (T, D) .npy per sequence"
         )
-    items = _npy_files(class_dir) + [d for d in _subdirs(class_dir) if _npy_files(d)]
-    return sorted(items, key=natural_key)
+    dirs = _subdirs(class_dir)
+    if any(_npy_files(d) for d in dirs):
+        # Frame sub-folders: an empty one is an empty sequence (reading it says so), not
+        # something to drop silently.
+        return sorted(_npy_files(class_dir) + dirs, key=natural_key)
+    return _npy_files(class_dir)
 
 
 def detect_format(path: Path) -> str:

@@ -61,7 +61,7 @@ def read_manifest(path: Path) -> list[ManifestRow]:
     base = path.parent
     rows: list[ManifestRow] = []
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: Excel's "CSV UTF-8" starts with a BOM
     except OSError as e:
         raise DataError(f"cannot read manifest {path}: {e.strerror}") from e
     if path.suffix.lower() == ".jsonl":
@@ -77,6 +77,8 @@ def read_manifest(path: Path) -> list[ManifestRow]:
             rows.append(_row(raw, base, f"{path}:{n}", len(rows)))
     else:
         reader = csv.DictReader(text.splitlines())
+        if reader.fieldnames:  # "path, label" or "Path,Label" name the same columns
+            reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
         if not reader.fieldnames or "path" not in reader.fieldnames:
             raise DataError(
                 f"{path}: the first line must be a header with a 'path' column "

@@ -105,28 +105,29 @@ def feature_dim(layout: Layout, cfg: FeatureConfig) -> int:
     return dim
 
 
+# joint triples (previous, joint, next) for the 15 finger joints, as index arrays
+_J_PREV = np.array([(0, *f)[j - 1] for f in FINGERS for j in range(1, 4)])
+_J_MID = np.array([(0, *f)[j] for f in FINGERS for j in range(1, 4)])
+_J_NEXT = np.array([(0, *f)[j + 1] for f in FINGERS for j in range(1, 4)])
+
+
 def _hand_invariants(shape: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """``(T, 24)`` rotation- and mirror-invariant numbers from ``(T, 21, 3)`` wrist-relative hands."""
-    t = shape.shape[0]
-    out = np.zeros((t, N_HAND_INV), dtype=np.float32)
-    k = 0
-    for chain in FINGERS:
-        pts = (0, *chain)
-        for j in range(1, 4):
-            a = shape[:, pts[j]] - shape[:, pts[j - 1]]
-            b = shape[:, pts[j + 1]] - shape[:, pts[j]]
-            na = np.linalg.norm(a, axis=1)
-            nb = np.linalg.norm(b, axis=1)
-            den = na * nb
-            cos = np.where(den > 1e-8, (a * b).sum(1) / np.maximum(den, 1e-8), 1.0)
-            out[:, k] = np.clip(cos, -1.0, 1.0)
-            k += 1
-    for tip in TIPS:
-        out[:, k] = np.linalg.norm(shape[:, tip], axis=1)
-        k += 1
-    for a, b in zip(TIPS[:-1], TIPS[1:]):
-        out[:, k] = np.linalg.norm(shape[:, a] - shape[:, b], axis=1)
-        k += 1
+    """``(T, 24)`` rotation- and mirror-invariant numbers from ``(T, 21, 3)`` wrist-relative hands:
+    cosines of the 15 finger-joint bend angles, 5 fingertip-to-wrist distances and 4
+    neighbouring-fingertip distances (in hand sizes)."""
+    a = shape[:, _J_MID] - shape[:, _J_PREV]
+    b = shape[:, _J_NEXT] - shape[:, _J_MID]
+    den = np.linalg.norm(a, axis=2) * np.linalg.norm(b, axis=2)
+    cos = np.where(den > 1e-8, (a * b).sum(2) / np.maximum(den, 1e-8), 1.0)
+    tips = shape[:, list(TIPS)]
+    out = np.concatenate(
+        [
+            np.clip(cos, -1.0, 1.0),
+            np.linalg.norm(tips, axis=2),
+            np.linalg.norm(tips[:, 1:] - tips[:, :-1], axis=2),
+        ],
+        axis=1,
+    ).astype(np.float32)
     out[~ok] = 0.0
     return np.clip(out, -10.0, 10.0)
 

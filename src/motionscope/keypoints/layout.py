@@ -91,7 +91,10 @@ def get_layout(name: str) -> Layout:
     if key in NAMED:
         return NAMED[key]
     if key.startswith("generic") and key[len("generic") :].isdigit():
-        return generic(int(key[len("generic") :]))
+        width = int(key[len("generic") :])
+        if width < 1:
+            raise DataError(f"layout {name!r}: genericN needs N >= 1 channels")
+        return generic(width)
     known = ", ".join([*NAMED, "genericN"])
     raise DataError(f"unknown layout {name!r}; known layouts: {known}")
 

@@ -1,6 +1,6 @@
 """Architectures, registered by name. Importing this package registers the built-in ones."""
 
-from motionscope.models import seed_lstm  # noqa: F401  (registers "seed-lstm")
+from motionscope.models import kpnet, seed_lstm  # noqa: F401  (registers "kpnet", "seed-lstm")
 from motionscope.models.registry import (
     ModelInfo,
     count_parameters,

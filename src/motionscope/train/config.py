@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from motionscope.errors import MotionscopeError
 
 
 @dataclass
@@ -29,7 +35,9 @@ class TrainConfig:
 
     model: str = "kpnet"
     seed: int = 0
-    split: str = "stratified"  # stratified | contiguous | group | manifest | kfold:K
+    # stratified | contiguous | group | manifest | kfold:K; "" = manifest when the data has a
+    # split column, else stratified
+    split: str = ""
     test_fraction: float = 0.2
     val_fraction: float = 0.15
     test_groups: list[str] | None = None  # for --split group: which groups are the test set
@@ -46,4 +54,30 @@ class TrainConfig:
     # Intra-op threads. Keypoint models are small: one thread is faster than two fighting over
     # two cores (measured 500x slower small matmuls under contention, docs/BENCHMARKS.md).
     threads: int | None = 1
+    # Overrides of the model's defaults, by field name (see FeatureConfig, NormalizeConfig under
+    # features.normalize, AugmentConfig and OptimConfig); usually given in a YAML --config file.
+    features: dict[str, Any] = field(default_factory=dict)
+    augmentation: dict[str, Any] = field(default_factory=dict)
+    optim: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml(cls, path: Path | str, **overrides: Any) -> TrainConfig:
+        """Read a YAML mapping of these fields; ``overrides`` win over the file."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as e:
+            raise MotionscopeError(f"cannot read config {path}: {e.strerror}") from e
+        except yaml.YAMLError as e:
+            raise MotionscopeError(f"{path} is not valid YAML: {e}") from e
+        if not isinstance(raw, dict):
+            raise MotionscopeError(f"{path} must hold a mapping of training settings")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise MotionscopeError(
+                f"{path}: unknown settings {unknown}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**{**raw, **overrides})
+
     progress: bool = True

@@ -85,8 +85,23 @@ def _is_rank_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
 
 
+def _typed(cls, settings: dict, what: str):
+    """Build a config dataclass, turning unknown field names into a clear error."""
+    try:
+        return cls(**settings)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"bad {what} settings {settings}: {e}") from e
+
+
+def _features_for(info: ModelInfo, cfg: TrainConfig) -> FeatureConfig:
+    merged = {**info.features, **cfg.features}
+    if isinstance(info.features.get("normalize"), dict) and "normalize" in cfg.features:
+        merged["normalize"] = {**info.features["normalize"], **cfg.features["normalize"]}
+    return _typed(FeatureConfig, merged, "features")
+
+
 def _optim_for(info: ModelInfo, cfg: TrainConfig) -> OptimConfig:
-    optim = OptimConfig(**info.optim)
+    optim = _typed(OptimConfig, {**info.optim, **cfg.optim}, "optim")
     if cfg.epochs is not None:
         optim = replace(optim, max_epochs=cfg.epochs)
     if cfg.lr is not None:
@@ -97,7 +112,7 @@ def _optim_for(info: ModelInfo, cfg: TrainConfig) -> OptimConfig:
 
 
 def _augment_for(info: ModelInfo, cfg: TrainConfig) -> AugmentConfig:
-    aug = AugmentConfig(**info.augment)
+    aug = _typed(AugmentConfig, {**info.augment, **cfg.augmentation}, "augmentation")
     if cfg.augment is not None:
         aug = replace(aug, enabled=cfg.augment)
     return aug
@@ -208,10 +223,12 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
     info = get_model_info(cfg.model)
     if info.input_kind != "keypoints":
         raise DataError(f"model {cfg.model!r} takes {info.input_kind}, not keypoint sequences")
+    if not cfg.split:
+        cfg = replace(cfg, split="manifest" if any(s.split for s in ds.samples) else "stratified")
     spec = SplitSpec.parse(cfg.split)
     if spec.kind == "kfold" and cfg.devices > 1:
         raise DataError("kfold cross-validation runs on one device; drop --devices or the kfold")
-    pre = Preprocessor(ds.layout, _window_for(ds, cfg), FeatureConfig(**info.features))
+    pre = Preprocessor(ds.layout, _window_for(ds, cfg), _features_for(info, cfg))
     rank0 = _is_rank_zero()
     stage = prepare_staging(out) if rank0 else None
     logs = (stage / "logs") if stage else None

@@ -1,0 +1,67 @@
+"""The command line: every command has a --help that explains it; errors are one clean line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from motionscope.cli import app
+
+runner = CliRunner()
+
+COMMANDS = [[], ["train"], ["evaluate"], ["predict"], ["models"], ["synth"],
+            ["synth", "keypoints"], ["demo"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")
+def test_help(cmd):
+    r = runner.invoke(app, [*cmd, "--help"])
+    assert r.exit_code == 0, r.output
+    assert "Usage" in r.output
+    assert len(r.output.strip().splitlines()) > 3
+
+
+def test_models_lists_registered_with_parameter_counts():
+    r = runner.invoke(app, ["models"])
+    assert r.exit_code == 0
+    assert "seed-lstm" in r.output and "kpnet" in r.output
+    assert "596,906" in r.output  # the Keras seed network's parameter count for 1662 -> 10
+
+
+def test_train_error_is_one_line_with_exit_2(tmp_path):
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    r = runner.invoke(app, ["train", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 2
+    assert "error:" in r.output and "Traceback" not in r.output
+
+
+def test_synth_then_predict_with_missing_bundle(tmp_path):
+    r = runner.invoke(app, ["synth", "keypoints", str(tmp_path / "d"), "--classes", "2",
+                            "--per-class", "2", "--frames", "5"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "d").glob("*/*.npy"))) == 4
+    r = runner.invoke(app, ["predict", str(tmp_path / "nope"), str(tmp_path / "d")])
+    assert r.exit_code == 2 and "not a bundle" in r.output
+
+
+def test_train_with_yaml_config_and_cli_override(tmp_path):
+    data = tmp_path / "d"
+    r = runner.invoke(app, ["synth", "keypoints", str(data), "--classes", "2", "--per-class",
+                            "6", "--frames", "8"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("model: seed-lstm\nepochs: 1\nsplit: contiguous\noptim:\n  lr: 0.002\n")
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train", str(data), "--out", str(run), "--config", str(cfg),
+                            "--seed", "5", "--no-progress"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"]["name"] == "seed-lstm"
+    assert saved["optim"]["lr"] == 0.002 and saved["optim"]["max_epochs"] == 1
+    assert saved["split"]["strategy"] == "contiguous"
+    assert saved["train"]["seed"] == 5  # the command line wins over the file
+    cfg.write_text("modle: kpnet\n")
+    r = runner.invoke(app, ["train", str(data), "--out", str(run), "--config", str(cfg)])
+    assert r.exit_code == 2 and "modle" in r.output
