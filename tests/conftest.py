@@ -9,10 +9,6 @@ A marker file written after a complete extraction makes later runs skip it.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from motionscope.data.archive import default_cache, extract_archive
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
-MARKER = ".motionscope-extracted.json"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,9 +90,7 @@ def _inside_repo(path: Path) -> bool:
 
 
 def _cache_root(fallback: Path) -> Path:
-    env = os.environ.get("MOTIONSCOPE_CACHE")
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "motionscope"
-    root = root / "datasets"
+    root = default_cache() / "datasets"
     if _inside_repo(root):  # never extract into the repository
         return fallback
     try:
@@ -105,46 +100,6 @@ def _cache_root(fallback: Path) -> Path:
     except OSError:
         return fallback
     return root
-
-
-def _stamp(archive: Path) -> dict:
-    st = archive.stat()
-    return {"archive": str(archive), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _is_complete(dest: Path, stamp: dict) -> bool:
-    try:
-        return json.loads((dest / MARKER).read_text()) == stamp
-    except (OSError, ValueError):
-        return False
-
-
-def extract_archive(archive: Path, dest: Path) -> Path:
-    """Extract ``archive`` into ``dest`` once. The extraction goes to a temporary sibling that is
-    renamed to ``dest`` only when complete (marker included), so an interrupted run never leaves a
-    half-extracted folder that looks finished."""
-    stamp = _stamp(archive)
-    if _is_complete(dest, stamp):
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(tmp, filter="data")
-            else:  # Python without extraction filters; the archives are our own read-only data
-                tar.extractall(tmp)
-        (tmp / MARKER).write_text(json.dumps(stamp))
-        if dest.exists():
-            if _is_complete(dest, stamp):  # another process finished first
-                shutil.rmtree(tmp)
-                return dest
-            shutil.rmtree(dest)  # stale or from an older archive
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
 
 
 @pytest.fixture(scope="session")
