@@ -98,9 +98,7 @@ def test_config_json_round_trip(cfg):
     assert back == cfg
     assert isinstance(back.normalize, NormalizeConfig)
     x = _seq(HOLISTIC)
-    np.testing.assert_array_equal(
-        make_features(x, HOLISTIC, back), make_features(x, HOLISTIC, cfg)
-    )
+    np.testing.assert_array_equal(make_features(x, HOLISTIC, back), make_features(x, HOLISTIC, cfg))
 
 
 def test_unknown_kind_rejected():

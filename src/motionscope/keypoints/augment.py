@@ -94,6 +94,27 @@ def mirror(x: np.ndarray, layout: Layout) -> np.ndarray:
     return out
 
 
+_COLS: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _coord_columns(layout: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Column indices of all x, y, z values (pose visibility excluded) and of the noisy ones."""
+    if layout.name not in _COLS:
+        xs, ys, zs, noisy = [], [], [], []
+        for b in layout.blocks:
+            if b.channels < 3:
+                continue
+            base = layout.slice(b.name).start + np.arange(b.landmarks) * b.channels
+            xs.append(base)
+            ys.append(base + 1)
+            zs.append(base + 2)
+            if b.name != "face":
+                noisy.append(np.concatenate([base, base + 1, base + 2]))
+        cat = lambda v: np.concatenate(v) if v else np.zeros(0, np.int64)  # noqa: E731
+        _COLS[layout.name] = (cat(xs), cat(ys), cat(zs), cat(noisy))
+    return _COLS[layout.name]
+
+
 def _body_centre(x: np.ndarray, layout: Layout) -> np.ndarray:
     from motionscope.keypoints.normalize import body_frame
 
@@ -127,7 +148,9 @@ def _time_index(t: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndar
         else:  # faster: still frames before/after
             pad = n - m
             before = int(rng.integers(0, pad + 1))
-            src = np.concatenate([np.full(before, src_m[0]), src_m, np.full(pad - before, src_m[-1])])
+            src = np.concatenate(
+                [np.full(before, src_m[0]), src_m, np.full(pad - before, src_m[-1])]
+            )
     return np.clip(np.rint(src), 0, t - 1).astype(np.int64)
 
 
@@ -165,22 +188,16 @@ def augment(
     centre = _body_centre(x, layout)
     s = rng.uniform(1 - cfg.scale, 1 + cfg.scale)
     th = np.deg2rad(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg))
-    rot = s * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], dtype=np.float32)
     shift = rng.uniform(-cfg.shift, cfg.shift, size=2).astype(np.float32)
-
-    out = np.zeros_like(x)
+    xc, yc, zc, noisy = _coord_columns(layout)
+    out = x.copy()
+    px, py = x[:, xc] - centre[0], x[:, yc] - centre[1]
+    c, sn = s * np.cos(th), s * np.sin(th)
+    out[:, xc] = c * px - sn * py + centre[0] + shift[0]
+    out[:, yc] = sn * px + c * py + centre[1] + shift[1]
+    out[:, zc] = x[:, zc] * s
+    if cfg.noise > 0 and len(noisy):  # face excluded: 1404 values of noise, little gain
+        out[:, noisy] += rng.normal(0, cfg.noise, size=(t, len(noisy))).astype(np.float32)
     for b in layout.blocks:
-        sl = layout.slice(b.name)
-        if b.channels < 3:
-            out[:, sl] = x[:, sl]
-            continue
-        v = x[:, sl].reshape(t, b.landmarks, b.channels).copy()
-        xy = v[..., :2] - centre
-        v[..., :2] = xy @ rot.T + centre + shift
-        v[..., 2] = v[..., 2] * s
-        if cfg.noise > 0 and b.name != "face":  # face: 1404 values of noise cost, little gain
-            v[..., :3] += rng.normal(0, cfg.noise, size=v[..., :3].shape).astype(np.float32)
-        v = v.reshape(t, -1)
-        v[~masks[b.name]] = 0.0
-        out[:, sl] = v
+        out[~masks[b.name], layout.slice(b.name)] = 0.0
     return np.nan_to_num(out).astype(np.float32)

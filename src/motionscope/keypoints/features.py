@@ -36,7 +36,13 @@ import numpy as np
 
 from motionscope.keypoints.augment import mirror
 from motionscope.keypoints.layout import Layout
-from motionscope.keypoints.normalize import NormalizeConfig, hand_shape, normalize, present
+from motionscope.keypoints.normalize import (
+    NormalizeConfig,
+    _finite,
+    hand_shape,
+    normalize,
+    present,
+)
 
 KINDS = ("raw", "motion")
 UPPER_POSE = tuple(range(25))  # face points, shoulders, elbows, wrists, hand points, hips
@@ -56,7 +62,7 @@ class FeatureConfig:
     hand_invariants: bool = True  # joint bend cosines and fingertip distances
     presence: bool = True  # per-hand "detected" flag
     velocity: bool = True  # frame differences of pose and wrist positions
-    vel_scale: float = 10.0  # velocities are multiplied by this (shoulder widths per frame are small)
+    vel_scale: float = 10.0  # velocity multiplier (shoulder widths per frame are small numbers)
     canonical: bool = False  # mirror sequences whose active hand is the left one
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
 
@@ -184,7 +190,7 @@ def _velocity(v: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def make_features(x: np.ndarray, layout: Layout, cfg: FeatureConfig) -> np.ndarray:
-    x = np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    x = _finite(np.asarray(x, dtype=np.float32))
     if cfg.kind == "raw":
         return x
     t = x.shape[0]
@@ -194,7 +200,7 @@ def make_features(x: np.ndarray, layout: Layout, cfg: FeatureConfig) -> np.ndarr
         feats = [x]
         if cfg.velocity:
             feats.append(_velocity(x, np.ones_like(x, dtype=bool)))
-        return np.nan_to_num(np.concatenate(feats, 1)).astype(np.float32)
+        return _finite(np.concatenate(feats, 1)).astype(np.float32, copy=False)
 
     if cfg.canonical and active_hand_is_left(x, layout, cfg):
         x = mirror(x, layout)
@@ -236,7 +242,7 @@ def make_features(x: np.ndarray, layout: Layout, cfg: FeatureConfig) -> np.ndarr
     feats = [pos, *hand_feats]
     if cfg.velocity:
         feats.append(_velocity(pos, pos_ok) * cfg.vel_scale)
-        for w, wok in zip(wrists, wrist_oks):
+        for w, wok in zip(wrists, wrist_oks, strict=True):
             feats.append(_velocity(w, wok) * cfg.vel_scale)
     out = np.concatenate(feats, 1) if feats else np.zeros((t, 0), np.float32)
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    return _finite(out).astype(np.float32, copy=False)

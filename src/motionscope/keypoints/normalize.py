@@ -51,6 +51,9 @@ def present(block: np.ndarray) -> np.ndarray:
 
 
 def _finite(x: np.ndarray) -> np.ndarray:
+    """``x`` with NaN/inf replaced by 0 (no copy when already finite)."""
+    if np.isfinite(x).all():
+        return x
     return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
 

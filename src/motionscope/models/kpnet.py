@@ -53,9 +53,7 @@ class KPNet(nn.Module):
             nn.LayerNorm(width),
             nn.GELU(),
         )
-        self.blocks = nn.Sequential(
-            *[_Block(width, kernel, 2**i, dropout) for i in range(blocks)]
-        )
+        self.blocks = nn.Sequential(*[_Block(width, kernel, 2**i, dropout) for i in range(blocks)])
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,7 +76,7 @@ class KPNet(nn.Module):
         "label_smoothing": 0.1,
         "batch_size": 32,
         "max_epochs": 200,
-        "patience_updates": 300,
+        "patience_updates": 600,
         "grad_clip": 1.0,
     },
     hparams={"width": 128, "blocks": 3, "kernel": 5, "dropout": 0.3, "input_dropout": 0.1},
