@@ -303,6 +303,41 @@ def predict_cmd(
     console.print(t)
 
 
+@app.command("extract")
+def extract_cmd(
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="A video file, a folder of videos (class folders, any depth) or a folder of frame "
+            "images (one video)."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="Output folder: mirrors SRC with one (T, 1662) .npy and a .json sidecar per video."
+        ),
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Parallel worker processes, one MediaPipe graph each (default: CPU cores)."
+        ),
+    ] = None,
+    every: Annotated[int, typer.Option(help="Keep every K-th frame.")] = 1,
+    engine: Annotated[str, typer.Option(help="Execution engine: local (process pool).")] = "local",
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Extract MediaPipe Holistic keypoints from videos: resumable, atomic, in parallel.
+
+    Re-running skips videos already extracted with the same settings; failures are listed in
+    OUT/extract-report.json and make the exit code 1 without stopping the batch.
+    """
+    from motionscope.pose.cli import extract_command
+
+    raise typer.Exit(_run(lambda: extract_command(src, out, workers, every, engine, progress)))
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="Folder for the data, bundle and reports.")] = Path(

@@ -1,0 +1,519 @@
+"""Batch extraction: a video, a folder of videos or a frame folder -> a keypoint dataset.
+
+``extract_batch(SRC, OUT)`` writes one ``(T, 1662)`` float32 ``.npy`` per video into ``OUT``,
+mirroring ``SRC``'s tree (``SRC/<class>/<name>.mp4`` -> ``OUT/<class>/<name>.npy``, a frame
+folder ``SRC/<class>/<name>/*.png`` -> ``OUT/<class>/<name>.npy``; two videos with the same name
+and different suffixes keep the suffix: ``<name>.avi.npy``, ``<name>.mp4.npy``), so a
+``SRC/<class>/<name>.mp4`` tree gives a dataset that
+:func:`motionscope.data.load_keypoint_dataset` loads directly. Next to each ``.npy`` a
+``<name>.json`` sidecar records the source, detection rates, settings and the *key* (sha256 of
+the source content and the extractor settings).
+
+Resuming: a video is done when its sidecar holds the current key and its ``.npy`` loads with the
+recorded shape; done videos are skipped, so re-running after an interruption (even ``kill -9``)
+continues where it stopped, and changed settings re-extract. Every file is written to
+``<name>.tmp`` and renamed into place (``os.replace``), the old sidecar is removed first, then
+the ``.npy`` and last the sidecar: at any moment a video is either complete or counted as not done.
+
+Videos with no person in any frame get a sidecar with status ``no-person`` and **no** ``.npy``
+(an all-zero sequence would poison a training set). Unreadable, empty or damaged videos are
+reported as ``failed`` (no output, retried by the next run). Neither stops the batch; all of it is
+summarised in ``OUT/extract-report.json``. Two batches must not write to the same ``OUT`` at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from motionscope.errors import DataError, MotionscopeError
+from motionscope.pose.holistic import EXTRACTOR, WIDTH, HolisticExtractor, mediapipe_version
+from motionscope.video.decode import (
+    VIDEO_SUFFIXES,
+    frame_files,
+    is_frame_folder,
+    is_video_file,
+    natural_key,
+)
+
+log = logging.getLogger(__name__)
+
+REPORT = "extract-report.json"
+SIDECAR_FORMAT = 1
+STATUSES = ("ok", "skipped", "failed", "no-person")
+
+
+@dataclass
+class VideoResult:
+    """What happened to one video."""
+
+    source: str
+    output: str | None  # the .npy, relative to OUT (None when nothing was written)
+    status: str  # ok | skipped | failed | no-person
+    frames: int = 0
+    detection_rate: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    note: str | None = None  # for skipped videos: the status of the earlier run
+
+
+@dataclass
+class ExtractReport:
+    """The result of :func:`extract_batch`, also written to ``OUT/extract-report.json``."""
+
+    src: str
+    out: str
+    engine: str
+    workers: int
+    settings: dict
+    videos: list[VideoResult]
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s: sum(v.status == s for v in self.videos) for s in STATUSES}
+
+    @property
+    def failed(self) -> list[VideoResult]:
+        return [v for v in self.videos if v.status == "failed"]
+
+    @property
+    def frames_extracted(self) -> int:
+        return sum(v.frames for v in self.videos if v.status in ("ok", "no-person"))
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_extracted / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "src": self.src,
+            "out": self.out,
+            "engine": self.engine,
+            "workers": self.workers,
+            "settings": self.settings,
+            "counts": self.counts,
+            "frames_extracted": self.frames_extracted,
+            "seconds": round(self.seconds, 3),
+            "frames_per_second": round(self.frames_per_second, 2),
+            "videos": [asdict(v) for v in self.videos],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the videos
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: Path
+    rel: Path  # output path relative to OUT, without suffix
+
+    def npy(self, out: Path) -> Path:
+        return out / self.rel.parent / f"{self.rel.name}.npy"
+
+    def sidecar(self, out: Path) -> Path:
+        return out / self.rel.parent / f"{self.rel.name}.json"
+
+
+def discover(src: Path | str, out: Path | str | None = None) -> list[_Job]:
+    """The videos under ``src`` (files with a video suffix and frame folders), in natural order."""
+    src = Path(src)
+    if not src.exists():
+        raise DataError(f"{src} does not exist")
+    if src.is_file():
+        if not is_video_file(src):
+            raise DataError(
+                f"{src} is not a video file; expected one of {', '.join(VIDEO_SUFFIXES)}, "
+                "a folder of videos or a folder of frame images"
+            )
+        return [_Job(src, Path(src.stem))]
+    if is_frame_folder(src):
+        return [_Job(src, Path(src.name))]
+    skip = Path(out).resolve() if out is not None else None  # OUT inside SRC: not a source
+    jobs: list[_Job] = []
+    for root, dirs, files in os.walk(src):
+        here = Path(root)
+        dirs[:] = sorted(
+            (d for d in dirs if not d.startswith(".") and (here / d).resolve() != skip),
+            key=lambda d: natural_key(Path(d)),
+        )
+        rel_dir = here.relative_to(src)
+        if here != src and frame_files(here):
+            jobs.append(_Job(here, rel_dir))
+        for name in files:
+            p = here / name
+            if is_video_file(p):
+                jobs.append(_Job(p, rel_dir / p.stem))
+    if not jobs:
+        raise DataError(
+            f"no videos ({', '.join(VIDEO_SUFFIXES)}) or frame folders found under {src}"
+        )
+    # Two videos with one stem (clip.avi, clip.mp4) keep their suffix: clip.avi.npy, clip.mp4.npy.
+    by_rel: dict[Path, list[_Job]] = {}
+    for j in jobs:
+        by_rel.setdefault(j.rel, []).append(j)
+    jobs = []
+    for rel, group in by_rel.items():
+        if len(group) == 1:
+            jobs.append(group[0])
+        else:
+            jobs.extend(_Job(j.source, rel.parent / j.source.name) for j in group)
+    jobs.sort(key=lambda j: tuple(natural_key(Path(part)) for part in j.rel.parts))
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and atomic files
+# ---------------------------------------------------------------------------------------------
+
+
+def content_hash(source: Path) -> str:
+    """sha256 of a video file's bytes, or of a frame folder's file names, sizes and mtimes."""
+    h = hashlib.sha256()
+    if source.is_dir():
+        for f in frame_files(source):
+            st = f.stat()
+            h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return "frames:" + h.hexdigest()
+    with open(source, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def extraction_key(content: str, settings: dict) -> str:
+    """The key a finished video's sidecar must hold to be skipped."""
+    blob = json.dumps(
+        {
+            "format": SIDECAR_FORMAT,
+            "content": content,
+            "extractor": EXTRACTOR,
+            "mediapipe": mediapipe_version(),
+            "settings": settings,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def _replace_from_tmp(path: Path, write) -> None:
+    tmp = _tmp(path)
+    with open(tmp, "wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_npy(path: Path, arr: np.ndarray) -> None:
+    """Save ``arr`` atomically (``<path>.tmp`` then rename)."""
+    _replace_from_tmp(path, lambda fh: np.save(fh, arr, allow_pickle=False))
+
+
+def write_json(path: Path, obj: object) -> None:
+    """Write JSON atomically (``<path>.tmp`` then rename)."""
+    text = json.dumps(obj, indent=2) + "\n"
+    _replace_from_tmp(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _read_done(npy: Path, sidecar: Path, key: str) -> dict | None:
+    """The sidecar of a video finished with ``key``, or None when it must be (re)extracted."""
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("key") != key:
+        return None
+    if meta.get("status") == "no-person":
+        return meta
+    if meta.get("status") != "ok":
+        return None
+    try:
+        arr = np.load(npy, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if arr.shape != (meta.get("frames"), WIDTH) or arr.dtype != np.float32:
+        return None
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# One video (runs in a worker process, or inline with workers=1)
+# ---------------------------------------------------------------------------------------------
+
+
+def _extract_one(extractor: HolisticExtractor, task: dict) -> dict:
+    """Extract one video and write its files; never raises for a bad video."""
+    source, npy, sidecar = Path(task["source"]), Path(task["npy"]), Path(task["sidecar"])
+    start = time.perf_counter()
+    try:
+        keypoints, meta = extractor.extract_video(source, task["every"])
+    except Exception as e:  # a bad video must not stop the batch
+        msg = str(e) if isinstance(e, MotionscopeError) else f"{type(e).__name__}: {e}"
+        return {
+            "status": "failed",
+            "error": msg,
+            "seconds": time.perf_counter() - start,
+        }
+    status = "ok" if keypoints.any() else "no-person"
+    meta.update(
+        status=status,
+        key=task["key"],
+        content_sha256=task["content"],
+        output=npy.name if status == "ok" else None,
+        format=SIDECAR_FORMAT,
+    )
+    npy.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.unlink(missing_ok=True)  # from now on the video counts as not done
+    if status == "ok":
+        write_npy(npy, keypoints.astype(np.float32, copy=False))
+    else:
+        npy.unlink(missing_ok=True)  # a stale sequence from other settings
+    write_json(sidecar, meta)
+    return {
+        "status": status,
+        "frames": int(keypoints.shape[0]),
+        "detection_rate": meta["detection_rate"],
+        "warnings": meta["warnings"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+_WORKER_EXTRACTOR: HolisticExtractor | None = None
+
+
+def _init_worker(settings: dict) -> None:
+    global _WORKER_EXTRACTOR
+    _WORKER_EXTRACTOR = HolisticExtractor(**settings).open()
+
+
+def _worker_run(task: dict) -> dict:
+    assert _WORKER_EXTRACTOR is not None, "worker initializer did not run"
+    return _extract_one(_WORKER_EXTRACTOR, task)
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------------------------
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+class _Bar:
+    """A Rich progress bar over videos, showing frames per second (a no-op when disabled)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.progress = None
+        self._file = None
+        self.frames = 0
+        self.start = time.perf_counter()
+        if enabled and total:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("[bold]extracting keypoints"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("videos"),
+                TextColumn("{task.fields[fps]:>6.1f} frames/s"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                # A private copy of stderr: extraction points fd 2 at /dev/null to silence
+                # MediaPipe, and the bar must keep drawing meanwhile.
+                console=Console(file=self._stream()),
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("extract", total=total, fps=0.0)
+
+    def _stream(self):
+        self._file = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
+        return self._file
+
+    def advance(self, frames: int) -> None:
+        self.frames += frames
+        if self.progress is not None:
+            fps = self.frames / max(time.perf_counter() - self.start, 1e-9)
+            self.progress.update(self.task, advance=1, fps=fps)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self._file is not None:
+            self._file.close()
+
+
+def _result(job: _Job, out: Path, res: dict) -> VideoResult:
+    ok = res["status"] == "ok"
+    return VideoResult(
+        source=str(job.source),
+        output=str(job.npy(out).relative_to(out)) if ok else None,
+        status=res["status"],
+        frames=int(res.get("frames", 0)),
+        detection_rate=res.get("detection_rate", {}),
+        error=res.get("error"),
+        warnings=list(res.get("warnings", [])),
+        seconds=round(float(res.get("seconds", 0.0)), 3),
+    )
+
+
+def _run_inline(tasks, settings, on_done) -> None:
+    with HolisticExtractor(**settings) as extractor:
+        for i, task in enumerate(tasks):
+            on_done(i, _extract_one(extractor, task))
+
+
+def _run_pool(tasks, settings, workers: int, on_done) -> None:
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)
+    )
+    try:
+        pending: dict[Future, int] = {pool.submit(_worker_run, t): i for i, t in enumerate(tasks)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                try:
+                    res = fut.result()
+                except BrokenProcessPool as e:
+                    res = {"status": "failed", "error": f"the worker process died ({e})"}
+                except Exception as e:  # an unexpected bug in one video: keep the batch going
+                    res = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+                on_done(i, res)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def extract_batch(
+    src: Path | str,
+    out: Path | str,
+    *,
+    workers: int | None = None,
+    every: int = 1,
+    progress: bool = True,
+    model_complexity: int = 1,
+    min_detection_confidence: float = 0.5,
+    min_tracking_confidence: float = 0.5,
+    static_image_mode: bool = False,
+) -> ExtractReport:
+    """Extract MediaPipe Holistic keypoints of every video under ``src`` into ``out``.
+
+    ``workers`` processes (default: the number of cores) each keep one Holistic graph alive;
+    ``workers=1`` runs in this process. ``every=K`` keeps every K-th frame. Returns the report
+    that is also written to ``out/extract-report.json``.
+    """
+    src, out = Path(src), Path(out)
+    if not isinstance(every, int) or every < 1:
+        raise DataError(f"every must be a whole number >= 1 (1 = every frame), got {every!r}")
+    if workers is not None and workers < 1:
+        raise DataError(f"workers must be >= 1, got {workers}")
+    settings = dict(
+        model_complexity=model_complexity,
+        static_image_mode=static_image_mode,
+        min_detection_confidence=min_detection_confidence,
+        min_tracking_confidence=min_tracking_confidence,
+    )
+    extractor_settings = HolisticExtractor(**settings).settings.to_dict()  # validates
+    key_settings = {**extractor_settings, "every": every}
+    start = time.perf_counter()
+    jobs = discover(src, out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    results: list[VideoResult | None] = [None] * len(jobs)
+    todo: list[tuple[int, dict]] = []
+    for i, job in enumerate(jobs):
+        npy, sidecar = job.npy(out), job.sidecar(out)
+        for stale in (_tmp(npy), _tmp(sidecar)):  # left by an interrupted run
+            stale.unlink(missing_ok=True)
+        try:
+            content = content_hash(job.source)
+        except OSError as e:
+            results[i] = VideoResult(str(job.source), None, "failed", error=f"cannot read: {e}")
+            continue
+        key = extraction_key(content, key_settings)
+        meta = _read_done(npy, sidecar, key)
+        if meta is not None:
+            results[i] = VideoResult(
+                source=str(job.source),
+                output=str(npy.relative_to(out)) if meta["status"] == "ok" else None,
+                status="skipped",
+                frames=int(meta.get("frames", 0)),
+                detection_rate=meta.get("detection_rate", {}),
+                warnings=list(meta.get("warnings", [])),
+                note=f"done earlier with the same settings (status {meta['status']})",
+            )
+            continue
+        task = {
+            "source": str(job.source),
+            "npy": str(npy),
+            "sidecar": str(sidecar),
+            "key": key,
+            "content": content,
+            "every": every,
+        }
+        todo.append((i, task))
+
+    n_workers = min(workers or default_workers(), max(1, len(todo)))
+    bar = _Bar(len(todo), progress)
+
+    def on_done(k: int, res: dict) -> None:
+        i = todo[k][0]
+        results[i] = _result(jobs[i], out, res)
+        if res["status"] == "failed":
+            log.info("failed: %s: %s", jobs[i].source, res.get("error"))
+        bar.advance(int(res.get("frames", 0)))
+
+    try:
+        tasks = [t for _, t in todo]
+        if not tasks:
+            pass
+        elif n_workers == 1:
+            _run_inline(tasks, settings, on_done)
+        else:
+            _run_pool(tasks, settings, n_workers, on_done)
+    finally:
+        bar.close()
+
+    report = ExtractReport(
+        src=str(src),
+        out=str(out),
+        engine="local",
+        workers=n_workers,
+        settings=key_settings,
+        videos=[r for r in results if r is not None],
+        seconds=time.perf_counter() - start,
+    )
+    write_json(out / REPORT, report.to_dict())
+    return report

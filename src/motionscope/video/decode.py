@@ -1,0 +1,236 @@
+"""Decode videos into ``uint8`` RGB frames ``(H, W, 3)``.
+
+A "video" is a file (decoded with PyAV/FFmpeg) or a folder of frame images (``.png``, ``.jpg``
+...), read in natural name order (``frame2.png`` before ``frame10.png``), as datasets like KFall
+ship them.
+
+Truncated or damaged videos: decoding **raises** :class:`TruncatedVideoError` (a
+:class:`~motionscope.errors.DataError`) when FFmpeg reports an error after some frames were
+decoded, rather than silently returning a shorter clip; the error says how many frames were good.
+A file FFmpeg cannot open at all (empty, not a video, no video stream) raises ``DataError``.
+Every message names the file. FFmpeg itself often conceals small errors and just ends early:
+such a video decodes without an error and is simply shorter than its header says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from motionscope.errors import DataError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class TruncatedVideoError(DataError):
+    """Decoding failed part-way through a video; ``frames_decoded`` frames were good."""
+
+    def __init__(self, message: str, frames_decoded: int) -> None:
+        super().__init__(message)
+        self.frames_decoded = frames_decoded
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's container says about it (``None`` when it does not say)."""
+
+    path: str
+    fps: float | None
+    frames: int | None
+    width: int
+    height: int
+    duration: float | None  # seconds
+    codec: str
+    is_frame_folder: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def natural_key(path: Path) -> tuple:
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name))
+
+
+def frame_files(folder: Path | str) -> list[Path]:
+    """The frame images directly inside ``folder``, in natural name order (hidden files skipped)."""
+    folder = Path(folder)
+    return sorted(
+        (
+            p
+            for p in folder.iterdir()
+            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        ),
+        key=natural_key,
+    )
+
+
+def is_frame_folder(path: Path | str) -> bool:
+    """True when ``path`` is a folder holding frame images directly."""
+    path = Path(path)
+    return path.is_dir() and bool(frame_files(path))
+
+
+def is_video_file(path: Path | str) -> bool:
+    path = Path(path)
+    return path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".")
+
+
+def _check_every(every: int) -> int:
+    if not isinstance(every, int) or every < 1:
+        raise DataError(f"every must be a whole number >= 1 (1 = every frame), got {every!r}")
+    return every
+
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(f"cannot read frame image {path}: not an image or damaged")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(f"{path} is an empty file (0 bytes); remove it or copy it again")
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
+        reason = getattr(e, "strerror", None) or str(e)  # FFmpeg's text without the path again
+        raise DataError(
+            f"cannot open video {path}: {reason}; is it a complete video file "
+            f"({', '.join(VIDEO_SUFFIXES)})?"
+        ) from e
+    if not container.streams.video:
+        container.close()
+        raise DataError(f"{path} has no video stream")
+    return container
+
+
+def _rate(stream) -> float | None:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            return float(rate)
+    return None
+
+
+def probe(path: Path | str) -> VideoInfo:
+    """Frame rate, frame count, size, duration and codec of a video file or frame folder."""
+    path = Path(path)
+    if path.is_dir():
+        files = frame_files(path)
+        if not files:
+            raise DataError(
+                f"{path} is a folder without frame images ({', '.join(IMAGE_SUFFIXES)})"
+            )
+        first = _read_image(files[0])
+        return VideoInfo(
+            str(path),
+            None,
+            len(files),
+            int(first.shape[1]),
+            int(first.shape[0]),
+            None,
+            files[0].suffix.lower().lstrip("."),
+            True,
+        )
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        fps = _rate(stream)
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * Fraction(stream.time_base))
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000  # AV_TIME_BASE
+        frames = int(stream.frames) or None
+        if frames is None and fps and duration:
+            frames = round(fps * duration)
+        ctx = stream.codec_context
+        return VideoInfo(
+            str(path),
+            fps,
+            frames,
+            int(ctx.width),
+            int(ctx.height),
+            duration,
+            str(ctx.name),
+            False,
+        )
+    finally:
+        container.close()
+
+
+def _iter_video(path: Path, every: int) -> Iterator[np.ndarray]:
+    import av
+
+    container = _open(path)
+    index = 0
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                if index % every == 0:
+                    yield frame.to_ndarray(format="rgb24")
+                index += 1
+        except av.error.FFmpegError as e:
+            reason = getattr(e, "strerror", None) or str(e)
+            if index == 0:
+                raise DataError(f"cannot decode video {path}: {reason}") from e
+            raise TruncatedVideoError(
+                f"{path} is truncated or damaged: decoding failed after {index} good frames "
+                f"({reason}); re-encode or re-download it",
+                index,
+            ) from e
+    finally:
+        container.close()
+    if index == 0:
+        raise DataError(f"{path} holds no decodable video frames")
+
+
+def _iter_folder(folder: Path, every: int) -> Iterator[np.ndarray]:
+    files = frame_files(folder)
+    if not files:
+        raise DataError(f"{folder} is a folder without frame images ({', '.join(IMAGE_SUFFIXES)})")
+    shape = None
+    for f in files[::every]:
+        img = _read_image(f)
+        if shape is None:
+            shape = img.shape
+        elif img.shape != shape:
+            raise DataError(
+                f"frame {f} is {img.shape[1]}x{img.shape[0]} but the first frame of {folder} is "
+                f"{shape[1]}x{shape[0]}; every frame of a video must have the same size"
+            )
+        yield img
+
+
+def iter_frames(path: Path | str, every: int = 1) -> Iterator[np.ndarray]:
+    """Yield the frames of a video file or frame folder as ``uint8`` RGB ``(H, W, 3)``.
+
+    ``every=K`` keeps frames 0, K, 2K ... (all frames are still decoded: video codecs need them,
+    but only the kept ones are converted to RGB). Raises :class:`DataError` naming the file for
+    missing, empty, unreadable and (part-way) damaged videos.
+    """
+    path = Path(path)
+    _check_every(every)
+    if path.is_dir():
+        yield from _iter_folder(path, every)
+    else:
+        yield from _iter_video(path, every)
+
+
+def read_frames(path: Path | str, every: int = 1) -> np.ndarray:
+    """All (kept) frames at once: ``(T, H, W, 3)`` ``uint8`` RGB."""
+    return np.stack(list(iter_frames(path, every)))
