@@ -273,7 +273,10 @@ def predict_cmd(
     run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Sequences: (T, D) .npy files or folders of per-frame .npy files."),
+        typer.Argument(
+            help="Clips: (T, D) .npy files, folders of per-frame .npy files, videos or folders "
+            "of frame images."
+        ),
     ],
     top_k: Annotated[int, typer.Option(help="How many classes to show per input.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,

@@ -12,9 +12,11 @@ import torch
 from motionscope.bundle import Bundle, read_bundle
 from motionscope.data.loaders import check_sequence, load_sequence
 from motionscope.errors import BundleError, DataError
+from motionscope.keypoints.layout import HOLISTIC, convert
 from motionscope.keypoints.preprocess import Preprocessor
 from motionscope.models.classifier import Classifier, predict_proba
 from motionscope.models.registry import get_model_info
+from motionscope.video.decode import is_frame_folder, is_video_file
 
 
 @dataclass
@@ -45,6 +47,29 @@ class Recognizer:
         self.model = model
         self.pre = pre
         self.classes = bundle.classes
+        self._extractor = None  # MediaPipe graph, created on the first video and kept
+
+    def close(self) -> None:
+        """Release the MediaPipe graph (if a video was predicted)."""
+        if self._extractor is not None:
+            self._extractor.close()
+            self._extractor = None
+
+    def keypoints_from_video(self, path: Path | str) -> np.ndarray:
+        """MediaPipe Holistic keypoints of a video file or frame folder, in the model's layout."""
+        from motionscope.pose.holistic import HolisticExtractor
+
+        if self.pre.layout.is_generic:
+            raise DataError(
+                f"this model takes {self.pre.layout.name} sequences, not video; pass arrays"
+            )
+        if self._extractor is None:
+            self._extractor = HolisticExtractor()
+        self._extractor.reset()
+        arr, _ = self._extractor.extract_video(path)
+        if not arr.any():
+            raise DataError(f"no person detected in {path}: nothing to recognise")
+        return convert(arr, HOLISTIC, self.pre.layout)
 
     @classmethod
     def load(cls, run: Path | str, *, threads: int | None = None) -> Recognizer:
@@ -79,6 +104,8 @@ class Recognizer:
 
     def _as_sequence(self, item: np.ndarray | Path | str) -> tuple[np.ndarray, str]:
         if isinstance(item, (str, Path)):
+            if is_video_file(item) or is_frame_folder(item):
+                return self.keypoints_from_video(item), str(item)
             arr, _ = load_sequence(item, self.pre.layout)
             return arr, str(item)
         arr = np.asarray(item)
@@ -97,7 +124,9 @@ class Recognizer:
         return predict_proba(self.model, self.pre.batch(sequences))
 
     def predict(self, item: np.ndarray | Path | str, *, top_k: int = 3) -> Prediction:
-        """Predict one sequence: a ``(T, D)`` array, a ``.npy`` file or a frame folder."""
+        """Predict one clip: a ``(T, D)`` keypoint array, a ``.npy`` sequence, a folder of
+        per-frame ``.npy`` files, a video file or a folder of frame images (keypoints are
+        extracted with MediaPipe Holistic)."""
         return self.predict_many([item], top_k=top_k)[0]
 
     def predict_many(self, items: list, *, top_k: int = 3) -> list[Prediction]:

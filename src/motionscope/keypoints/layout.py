@@ -121,3 +121,19 @@ def resolve_layout(width: int, requested: str | Layout | None = None, source: st
             f"layout {layout.name!r} has width {layout.width} but the data{where} has width {width}"
         )
     return layout
+
+
+def convert(x, src: Layout, dst: Layout):
+    """Keep the blocks of ``dst`` from a ``(T, src.width)`` array (e.g. Holistic 1662 to pose +
+    hands 258): how keypoints extracted from video feed a model trained on fewer blocks."""
+    import numpy as np
+
+    if src == dst:
+        return x
+    missing = [b.name for b in dst.blocks if not src.has(b.name) or src.block(b.name) != b]
+    if missing:
+        raise DataError(
+            f"cannot turn {src.name} keypoints into the {dst.name} layout: {src.name} has no "
+            f"{', '.join(missing)}"
+        )
+    return np.concatenate([x[:, src.slice(b.name)] for b in dst.blocks], axis=1)
