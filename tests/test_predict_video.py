@@ -63,3 +63,34 @@ def test_convert_keeps_the_named_blocks():
         convert(np.zeros((1, 132), np.float32), POSE_ONLY, HOLISTIC)
     with pytest.raises(DataError):
         convert(x, HOLISTIC, generic(4))
+
+
+def test_train_on_a_folder_of_videos_extracts_through_the_cache(tmp_path):
+    from typer.testing import CliRunner
+
+    from motionscope.cli import app
+    from tests.test_extract import cartoon
+
+    videos = tmp_path / "videos"
+    for c in ("wave", "still"):
+        (videos / c).mkdir(parents=True)
+    for i in range(4):
+        cartoon_video(videos / "wave" / f"w{i}.mp4", n=10)
+        write_video(videos / "still" / f"s{i}.avi", [cartoon(0, 10)] * 10, codec="mpeg4")
+    out = tmp_path / "run"
+    args = ["train", str(videos), "--out", str(out), "--model", "seed-lstm", "--epochs", "1",
+            "--workers", "1", "--no-progress"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    cache = out / "keypoints"
+    assert sorted(p.name for p in (cache / "wave").glob("*.npy")) == [f"w{i}.npy" for i in range(4)]
+    assert (out / "model.safetensors").is_file()
+    stamp = (cache / "wave" / "w0.npy").stat().st_mtime_ns
+    r = CliRunner().invoke(app, args)  # retrain: the cache survives and is reused
+    assert r.exit_code == 0, r.output
+    assert (cache / "wave" / "w0.npy").stat().st_mtime_ns == stamp
+    rec = motionscope.load(out)
+    try:
+        assert rec.predict(videos / "still" / "s0.avi").label in ("wave", "still")
+    finally:
+        rec.close()

@@ -26,14 +26,6 @@ METRICS = "metrics.json"
 REPORT = "report"
 
 
-def write_json(path: Path, obj: object) -> None:
-    """Write JSON atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def staging_dir(out: Path) -> Path:
     """The sibling directory a bundle is assembled in before it is renamed to ``out``."""
     out = Path(out)
@@ -53,9 +45,15 @@ def save_weights(stage: Path, model: torch.nn.Module) -> None:
     save_file(state, str(stage / WEIGHTS), metadata={"format": "motionscope"})
 
 
+KEEP = ("keypoints",)  # caches living under a bundle that a retrain keeps (see `train VIDEOS`)
+
+
 def publish(stage: Path, out: Path) -> Path:
     """Move a complete staging directory to ``out``, replacing an older bundle there."""
     out = Path(out)
+    for name in KEEP:
+        if (out / name).is_dir() and not (stage / name).exists():
+            os.replace(out / name, stage / name)
     old = out.parent / f".{out.name}.old"
     if old.exists():
         shutil.rmtree(old)

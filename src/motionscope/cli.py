@@ -89,6 +89,25 @@ def synth_keypoints(
     )
 
 
+def _keypoints_of_videos(data: Path, cache: Path, workers: int | None, progress: bool) -> Path:
+    """``data`` itself when it holds keypoints; for a folder of videos, extract them into
+    ``cache`` (skipping what is already there) and return the cache."""
+    if not data.is_dir():
+        return data
+    from motionscope.pose.batch import discover, extract_batch
+    from motionscope.pose.cli import problems_table, summary_table
+
+    if not discover(data):
+        return data
+    console.print(f"{data} holds videos: extracting keypoints into {cache}")
+    report = extract_batch(data, cache, workers=workers, progress=progress)
+    console.print(summary_table(report))
+    problems = problems_table(report)
+    if problems is not None:
+        console.print(problems)
+    return cache
+
+
 @app.command("train")
 def train_cmd(
     data: Annotated[
@@ -170,15 +189,33 @@ def train_cmd(
             "augmentation: and optim: overrides); command-line options given here win."
         ),
     ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="For a folder of videos: where extracted keypoints are kept (default: "
+            "OUT/keypoints; re-runs reuse them)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="For a folder of videos: extraction worker processes (default: CPU cores)."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Train a model on DATA and write a self-describing bundle to --out."""
+    """Train a model on DATA and write a self-describing bundle to --out.
+
+    DATA may also be a folder of class folders of videos: their MediaPipe Holistic keypoints are
+    extracted first (cached, resumable) and the keypoint model trains on them.
+    """
     from motionscope.data.loaders import load_keypoint_dataset
     from motionscope.train import TrainConfig, train
 
     def go():
+        source = _keypoints_of_videos(data, cache or out / "keypoints", workers, progress)
         ds = load_keypoint_dataset(
-            data,
+            source,
             layout=layout,
             fmt=fmt,
             classes=[c.strip() for c in classes.split(",")] if classes else None,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionscope.bundle import write_json
+from motionscope.atomic import write_json
 from motionscope.data.loaders import load_keypoint_dataset
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics

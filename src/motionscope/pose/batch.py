@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motionscope.atomic import tmp_path, write_json, write_npy
 from motionscope.errors import DataError, MotionscopeError
 from motionscope.pose.holistic import EXTRACTOR, WIDTH, HolisticExtractor, mediapipe_version
 from motionscope.video.decode import (
@@ -207,30 +208,6 @@ def extraction_key(content: str, settings: dict) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(path.name + ".tmp")
-
-
-def _replace_from_tmp(path: Path, write) -> None:
-    tmp = _tmp(path)
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def write_npy(path: Path, arr: np.ndarray) -> None:
-    """Save ``arr`` atomically (``<path>.tmp`` then rename)."""
-    _replace_from_tmp(path, lambda fh: np.save(fh, arr, allow_pickle=False))
-
-
-def write_json(path: Path, obj: object) -> None:
-    """Write JSON atomically (``<path>.tmp`` then rename)."""
-    text = json.dumps(obj, indent=2) + "\n"
-    _replace_from_tmp(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _read_done(npy: Path, sidecar: Path, key: str) -> dict | None:
@@ -455,7 +432,7 @@ def extract_batch(
     todo: list[tuple[int, dict]] = []
     for i, job in enumerate(jobs):
         npy, sidecar = job.npy(out), job.sidecar(out)
-        for stale in (_tmp(npy), _tmp(sidecar)):  # left by an interrupted run
+        for stale in (tmp_path(npy), tmp_path(sidecar)):  # left by an interrupted run
             stale.unlink(missing_ok=True)
         try:
             content = content_hash(job.source)

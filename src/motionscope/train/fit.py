@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from motionscope import __version__
+from motionscope.atomic import write_json
 from motionscope.bundle import (
     CLASSES,
     CONFIG,
@@ -27,7 +28,6 @@ from motionscope.bundle import (
     prepare_staging,
     publish,
     save_weights,
-    write_json,
 )
 from motionscope.data.dataset import KeypointDataset
 from motionscope.data.splits import SplitSpec, kfold, split_dataset, validation_split
