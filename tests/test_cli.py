@@ -12,7 +12,7 @@ from motionscope.cli import app
 runner = CliRunner()
 
 COMMANDS = [[], ["train"], ["evaluate"], ["predict"], ["models"], ["synth"],
-            ["synth", "keypoints"], ["demo"], ["extract"]]  # fmt: skip
+            ["synth", "keypoints"], ["synth", "videos"], ["demo"], ["extract"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")

@@ -94,10 +94,13 @@ def _keypoints_of_videos(data: Path, cache: Path, workers: int | None, progress:
     ``cache`` (skipping what is already there) and return the cache."""
     if not data.is_dir():
         return data
+    from motionscope.errors import DataError
     from motionscope.pose.batch import discover, extract_batch
     from motionscope.pose.cli import problems_table, summary_table
 
-    if not discover(data):
+    try:
+        discover(data)
+    except DataError:  # no videos: a keypoint dataset
         return data
     console.print(f"{data} holds videos: extracting keypoints into {cache}")
     report = extract_batch(data, cache, workers=workers, progress=progress)
@@ -106,6 +109,42 @@ def _keypoints_of_videos(data: Path, cache: Path, workers: int | None, progress:
     if problems is not None:
         console.print(problems)
     return cache
+
+
+@synth_app.command("videos")
+def synth_videos(
+    out: Annotated[Path, typer.Argument(help="Folder to write OUT/<action>/<i>.mp4 into.")],
+    classes: Annotated[int, typer.Option(help="Number of action classes.")] = 5,
+    per_class: Annotated[int, typer.Option(help="Clips per class.")] = 8,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same videos).")] = 0,
+    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT.")] = "640x480",
+    seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 2.0,
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = 15,
+) -> None:
+    """Write animated cartoon people performing distinct actions (H.264 .mp4)."""
+    from motionscope.errors import DataError
+    from motionscope.video.synth import write_synthetic_videos
+
+    def go():
+        try:
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise DataError(f"--size must look like 640x480, got {size!r}") from None
+        return write_synthetic_videos(
+            out,
+            classes=classes,
+            per_class=per_class,
+            seed=seed,
+            size=(w, h),
+            seconds=seconds,
+            fps=fps,
+        )
+
+    summary = _run(go)
+    console.print(
+        f"wrote {len(summary['classes'])} classes x {per_class} clips ({summary['frames']} frames "
+        f"at {size}, {fps} fps) to {out}: {', '.join(summary['classes'])}"
+    )
 
 
 @app.command("train")

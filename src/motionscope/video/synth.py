@@ -69,6 +69,8 @@ _HAIR = np.array(
     dtype=float,
 )
 
+_EYES = np.array([(90, 55, 30), (60, 40, 25), (70, 110, 160), (80, 120, 70)], dtype=float)
+
 
 @dataclass(frozen=True)
 class _Look:
@@ -80,6 +82,7 @@ class _Look:
     pants: tuple[int, int, int]
     shoes: tuple[int, int, int]
     outline: tuple[int, int, int]
+    eyes: tuple[int, int, int]
     long_sleeves: bool
     bald: bool
 
@@ -102,8 +105,11 @@ def _far(colour: np.ndarray, others: list[np.ndarray], dist: float) -> bool:
     return all(np.abs(colour - o).sum() >= dist for o in others)
 
 
-def _random_look(rng: np.random.Generator, background_mean: np.ndarray) -> _Look:
-    skin = _SKIN[rng.integers(len(_SKIN))] + rng.normal(0, 6, 3)
+def _random_skin(rng: np.random.Generator) -> np.ndarray:
+    return _SKIN[rng.integers(len(_SKIN))] + rng.normal(0, 6, 3)
+
+
+def _random_look(rng: np.random.Generator, skin: np.ndarray, background_mean: np.ndarray) -> _Look:
     hair = _HAIR[rng.integers(len(_HAIR))] + rng.normal(0, 6, 3)
     shirt = pants = None
     for _ in range(50):  # clothes that stand out from the background and the skin
@@ -122,8 +128,9 @@ def _random_look(rng: np.random.Generator, background_mean: np.ndarray) -> _Look
         pants=_rgb(pants),
         shoes=_rgb(shoes),
         outline=_rgb(rng.uniform(15, 45, 3)),
+        eyes=_rgb(_EYES[rng.integers(len(_EYES))]),
         long_sleeves=bool(rng.random() < 0.5),
-        bald=bool(rng.random() < 0.1),
+        bald=bool(rng.random() < 0.0),  # bald heads are often not seen as heads: never
     )
 
 
@@ -135,7 +142,7 @@ def _background(rng: np.random.Generator, w: int, h: int, skin: np.ndarray) -> n
     def colour() -> np.ndarray:
         for _ in range(50):
             c = _hsv_colour(rng, (0.05, 0.5), (0.55, 0.98))
-            if _far(c, [skin], 110):
+            if _far(c, [skin], 170):
                 return c
         return c
 
@@ -157,7 +164,7 @@ def _background(rng: np.random.Generator, w: int, h: int, skin: np.ndarray) -> n
         mix = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
         mix = np.clip(mix, 0, 1)[..., None]
         img = a * (1 - mix) + b * mix
-        img += rng.normal(0, 6, (h, w, 1)).astype(np.float32)  # fine grain
+        img += rng.normal(0, 4, (h, w, 1)).astype(np.float32)  # fine grain
     else:  # wall and floor
         b = colour() * 0.8
         horizon = int(h * rng.uniform(0.6, 0.85))
@@ -193,7 +200,7 @@ class _Body:
 
 def _random_body(rng: np.random.Generator) -> _Body:
     u = rng.uniform
-    head = 0.068 * u(0.92, 1.15)
+    head = 0.082 * u(0.92, 1.12)
     neck = 0.03 * u(0.8, 1.2)
     foot = 0.035
     legs = 1.0 - foot - 2 * head - neck  # what is left for torso and legs
@@ -325,7 +332,7 @@ def _punch(m: _Motion, b: _Body, amp: float, dom: float, rng: np.random.Generato
     reach = 0.9 * (b.upper_arm + b.forearm)
     for k, s in enumerate((dom, -dom)):
         e = np.maximum(0.0, np.sin(ph + k * np.pi)) ** 1.5  # alternating punches to the side
-        guard = np.array([0.03, 0.03])  # fist beside the shoulder, elbow down
+        guard = np.array([0.0, 0.13])  # fist in front of the chest, elbow down
         hit = np.array([reach * (0.75 + 0.25 * amp), -0.02])
         target = guard[:, None] * (1 - e) + hit[:, None] * e
         m.arm[s][0], m.arm[s][1] = _ik(target, b.upper_arm, b.forearm, outward=-1.0)
@@ -349,7 +356,10 @@ def _bow(m: _Motion, b: _Body, amp: float, dom: float, rng: np.random.Generator)
 
 
 def _turn_around(m: _Motion, b: _Body, amp: float, dom: float, rng: np.random.Generator) -> None:
-    m.yaw = min(80.0, 55 + 25 * amp) * _DEG * np.sin(_cycle(m, rng, (0.25, 0.5)))
+    # start facing the camera (a detector needs a face to lock on), then turn away and back
+    hz = rng.uniform(0.25, 0.5)
+    ph = 2 * np.pi * hz * m.t + rng.choice([0.0, np.pi]) + rng.uniform(-0.25, 0.25)
+    m.yaw = min(65.0, 40 + 25 * amp) * _DEG * np.sin(ph)
 
 
 def _stand(m: _Motion, b: _Body, amp: float, dom: float, rng: np.random.Generator) -> None:
@@ -516,7 +526,10 @@ class _Painter:
         import cv2
 
         c = _pt(self.px(centre))
-        ax = (max(1, int(round(axes[0] * self.scale * 16))), max(1, int(round(axes[1] * self.scale * 16))))
+        ax = (
+            max(1, int(round(axes[0] * self.scale * 16))),
+            max(1, int(round(axes[1] * self.scale * 16))),
+        )
         cv2.ellipse(img, c, ax, angle, arc[0], arc[1], colour, thickness, cv2.LINE_AA, self.SHIFT)
 
     def hand(self, img, wrist, elbow, side: float, fist: bool, size: float) -> None:
@@ -526,21 +539,25 @@ class _Painter:
         r = b.hand * size
         palm = wrist + d * r * 0.8
         if fist:
-            self.joint(img, palm, r * 1.15, look.skin)
+            self.joint(img, palm, r * 1.05, look.skin)
+            for k in (-1, 0, 1):  # knuckles
+                q = palm + d * r * 0.55 + np.array([-d[1], d[0]]) * r * 0.45 * k
+                self.joint(img, q, r * 0.28, look.skin)
             return
         # fingers: four spread around the forearm direction, the thumb turned to the midline
         for k, spread in enumerate((-24.0, -8.0, 8.0, 24.0)):
             ang = spread * _DEG
-            rot = np.array([d[0] * np.cos(ang) - d[1] * np.sin(ang),
-                            d[0] * np.sin(ang) + d[1] * np.cos(ang)])
+            rot = np.array(
+                [d[0] * np.cos(ang) - d[1] * np.sin(ang), d[0] * np.sin(ang) + d[1] * np.cos(ang)]
+            )
             length = r * (1.5, 1.75, 1.65, 1.35)[k]
-            self.limb(img, palm + rot * r * 0.6, palm + rot * (r * 0.6 + length), r * 0.5,
-                      look.skin)
+            self.limb(
+                img, palm + rot * r * 0.6, palm + rot * (r * 0.6 + length), r * 0.5, look.skin
+            )
         inward = np.array([-side, 0.0])
         thumb_dir = d * 0.45 + inward * 0.9
         thumb_dir /= max(float(np.hypot(*thumb_dir)), 1e-6)
-        self.limb(img, palm + thumb_dir * r * 0.5, palm + thumb_dir * r * 1.7, r * 0.55,
-                  look.skin)
+        self.limb(img, palm + thumb_dir * r * 0.5, palm + thumb_dir * r * 1.7, r * 0.55, look.skin)
         self.joint(img, palm, r, look.skin)
 
     def head(self, img, sk: _Skeleton, i: int) -> None:
@@ -556,24 +573,42 @@ class _Painter:
                 self.joint(img, c + np.array([ex - dx * r * 0.3, r * 0.05]), r * 0.2, look.skin)
         self.joint(img, c, r, look.skin)
         if not look.bald:  # hair cap on top of the head
-            self.ellipse(img, c + np.array([0.0, -r * 0.35]), (r * 1.02, r * 0.7), 0,
-                         look.hair, arc=(180, 360))
+            self.ellipse(
+                img,
+                c + np.array([0.0, -r * 0.35]),
+                (r * 1.02, r * 0.7),
+                0,
+                look.hair,
+                arc=(180, 360),
+            )
         f = c + np.array([dx * r, dy * r])  # face centre, shifted by turning and bowing
         dark = (25, 20, 20)
         for s in _SIDES:
             e = f + np.array([s * r * 0.38 * (1 - 0.5 * abs(dx)), -r * 0.1])
             if abs(e[0] - c[0]) > r * 0.85:
                 continue  # this eye is round the side of the head
-            self.ellipse(img, e, (r * 0.2, r * 0.15), 0, (250, 250, 250))
-            self.joint(img, e + np.array([dx * r * 0.05, 0.0]), r * 0.09, dark, outline=False)
-            self.limb(img, e + np.array([-r * 0.18, -r * 0.27]), e + np.array([r * 0.18, -r * 0.29]),
-                      r * 0.07, look.hair)  # eyebrow
+            self.ellipse(img, e, (r * 0.21, r * 0.14), 0, (250, 250, 250))
+            iris = e + np.array([dx * r * 0.06, 0.0])
+            self.joint(img, iris, r * 0.1, look.eyes, outline=False)
+            self.joint(img, iris, r * 0.045, dark, outline=False)
+            self.limb(
+                img,
+                e + np.array([-r * 0.2, -r * 0.3]),
+                e + np.array([r * 0.2, -r * 0.33]),
+                r * 0.055,
+                look.hair,
+            )  # eyebrow
         nose = f + np.array([dx * r * 0.1, r * 0.2])
-        self.ellipse(img, nose, (r * 0.08, r * 0.12), 0,
-                     tuple(int(v * 0.8) for v in look.skin))
-        self.ellipse(img, f + np.array([0.0, r * 0.42]), (r * 0.3, r * 0.14), 0,
-                     (150, 40, 50), thickness=max(1, int(round(self.scale * r * 0.09))),
-                     arc=(10, 170))
+        self.ellipse(img, nose, (r * 0.08, r * 0.12), 0, tuple(int(v * 0.8) for v in look.skin))
+        self.ellipse(
+            img,
+            f + np.array([0.0, r * 0.42]),
+            (r * 0.3, r * 0.14),
+            0,
+            (150, 40, 50),
+            thickness=max(1, int(round(self.scale * r * 0.09))),
+            arc=(10, 170),
+        )
 
     def draw(self, img: np.ndarray, sk: _Skeleton, i: int, m: _Motion) -> None:
         b, look = self.body, self.look
@@ -664,8 +699,9 @@ def render(
         raise DataError(f"fps must be positive, got fps={fps}")
 
     body = _random_body(rng)
-    background = _background(rng, w, h, np.array(_SKIN[0]))
-    look = _random_look(rng, background.reshape(-1, 3).mean(axis=0))
+    skin = _random_skin(rng)
+    background = _background(rng, w, h, skin)
+    look = _random_look(rng, skin, background.reshape(-1, 3).mean(axis=0))
     t = np.arange(frames) / float(fps)
     motion = _Motion(t)
     _idle(motion, rng)
@@ -678,9 +714,7 @@ def render(
     grain = float(rng.choice([0.0, 2.0, 4.0], p=[0.4, 0.4, 0.2]))
     pool = None
     if grain:
-        pool = [
-            rng.normal(0, grain, (h, w, 3)).astype(np.int16) for _ in range(3)
-        ]
+        pool = [rng.normal(0, grain, (h, w, 3)).astype(np.int16) for _ in range(3)]
     blur = bool(rng.random() < 0.3)
     out = np.empty((frames, h, w, 3), dtype=np.uint8)
     for i in range(frames):
@@ -711,7 +745,9 @@ def render_clip(
 def _check_args(classes: int, per_class: int, seed: int, size, seconds: float, fps: int) -> int:
     """Raise DataError for arguments the generator cannot honour; return the frame count."""
     if classes < 2:
-        raise DataError(f"a synthetic video dataset needs at least 2 classes, got classes={classes}")
+        raise DataError(
+            f"a synthetic video dataset needs at least 2 classes, got classes={classes}"
+        )
     if classes > len(VIDEO_ACTIONS):
         raise DataError(
             f"only {len(VIDEO_ACTIONS)} synthetic video actions exist "
@@ -772,7 +808,8 @@ def write_video(path: Path, frames: np.ndarray, fps: int, *, crf: int = 20) -> N
             stream = container.add_stream("libx264", rate=int(fps))
             stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": "fast"}
+            # one thread: x264's output is then bit-identical run to run, whatever the CPU load
+            stream.options = {"crf": str(crf), "preset": "fast", "threads": "1"}
             for f in frames:
                 for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                     container.mux(packet)
