@@ -18,6 +18,10 @@ def fmt(v: object) -> str:
     return str(v)
 
 
+def secs(v: object) -> str:
+    return "–" if v is None else f"{float(v):.0f}"
+
+
 def accuracy_table(files: list[Path]) -> str:
     rows = []
     for f in files:
@@ -38,7 +42,7 @@ def accuracy_table(files: list[Path]) -> str:
             acc_text += f" (with hands {r['accuracy_with_hands']:.3f})"
         out.append(
             f"| {r['dataset']} | {r['protocol']} | {r['model']} | {acc_text} | "
-            f"{fmt(r.get('macro_f1'))} | {r['n_test']} | {fmt(r.get('train_seconds'))} | {folds} |"
+            f"{fmt(r.get('macro_f1'))} | {r['n_test']} | {secs(r.get('train_seconds'))} | {folds} |"
         )
     return "\n".join(out)
 

@@ -38,7 +38,7 @@ def dataset(synth_dir):
 
 
 def quick(**kw) -> TrainConfig:
-    base = dict(model="seed-lstm", epochs=3, progress=False)
+    base = dict(model="seed-lstm", epochs=3, progress=False, threads=1)
     base.update(kw)
     return TrainConfig(**base)
 

@@ -217,10 +217,8 @@ def train_cmd(
     precision: Annotated[str, typer.Option(help="32-true, bf16-mixed, 16-mixed.")] = "32-true",
     threads: Annotated[
         int,
-        typer.Option(
-            help="Torch threads per process (0 = torch's default). Small models train fastest on 1."
-        ),
-    ] = 1,
+        typer.Option(help="Torch threads per process (0 = the cores idle right now)."),
+    ] = 0,
     config: Annotated[
         Path | None,
         typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,11 @@ class TrainConfig:
     strategy: str = "auto"  # auto | ddp | ddp_spawn ...
     accelerator: str = "cpu"
     precision: str = "32-true"
-    # Intra-op threads. Keypoint models are small: one thread is faster than two fighting over
-    # two cores (measured 500x slower small matmuls under contention, docs/BENCHMARKS.md).
-    threads: int | None = 1
+    # Intra-op torch threads; None = the cores that are idle now (see auto_threads): a second
+    # thread makes a step ~1.5x faster on a quiet 2-core machine but 1.8-3x slower when another
+    # process is busy (bench/threads.py, docs/BENCHMARKS.md). Same seed and same thread
+    # count give the same weights.
+    threads: int | None = None
     # Overrides of the model's defaults, by field name (see FeatureConfig, NormalizeConfig under
     # features.normalize, AugmentConfig and OptimConfig); usually given in a YAML --config file.
     features: dict[str, Any] = field(default_factory=dict)
@@ -81,3 +84,13 @@ class TrainConfig:
         return cls(**{**raw, **overrides})
 
     progress: bool = True
+
+
+def auto_threads() -> int:
+    """The number of cores not busy with other work right now (1-minute load average)."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - platforms without a load average
+        busy = 0.0
+    return max(1, min(cores, cores - int(busy + 0.5)))

@@ -40,7 +40,7 @@ from motionscope.keypoints.features import FeatureConfig
 from motionscope.keypoints.preprocess import Preprocessor
 from motionscope.models.classifier import Classifier, predict_proba
 from motionscope.models.registry import ModelInfo, count_parameters, get_model_info
-from motionscope.train.config import OptimConfig, TrainConfig
+from motionscope.train.config import OptimConfig, TrainConfig, auto_threads
 from motionscope.train.data import AugmentedSequences, FixedInputs
 from motionscope.train.module import ActionModule, BestWeights
 
@@ -137,8 +137,7 @@ def fit_model(
     """Train one model on ``train``, early-stopping on ``val``; returns the best weights."""
     _quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads or auto_threads())
     optim = _optim_for(info, cfg)
     aug = _augment_for(info, cfg)
     n_classes = len(train.classes)
