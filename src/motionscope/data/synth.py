@@ -19,7 +19,6 @@ same numbers describe the left and the right limb.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 from motionscope.errors import DataError
 from motionscope.keypoints.layout import HOLISTIC
+from motionscope.synth_output import previous_output, remove_stale
 
 ACTIONS: tuple[str, ...] = (
     "wave",
@@ -60,9 +60,6 @@ _OPEN = np.array([0.0, 0.0, 0.0, 0.0, 0.0])
 _RELAXED = np.array([0.25, 0.2, 0.28, 0.34, 0.4])
 _FIST = np.array([0.95, 1.0, 1.0, 1.0, 1.0])
 _POINTING = np.array([0.85, 0.0, 1.0, 1.0, 1.0])
-
-_SAMPLE_FILE = re.compile(r"^\d+\.npy$")
-_TMP_FILE = re.compile(r"^\.\d+\.npy\.\d+\.tmp$")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -863,30 +860,6 @@ def synth_dataset(
     ]
 
 
-def _previous_output(out: Path) -> list[Path]:
-    """Class folders of an earlier synthetic output in ``out``; DataError if it holds anything
-    else."""
-    if not out.exists():
-        return []
-    if not out.is_dir():
-        raise DataError(f"output path {out} exists and is not a directory")
-    folders = []
-    for entry in sorted(out.iterdir()):
-        ok = entry.is_dir() and entry.name in ACTIONS
-        ok = ok and all(
-            f.is_file() and (_SAMPLE_FILE.match(f.name) or _TMP_FILE.match(f.name))
-            for f in entry.iterdir()
-        )
-        if not ok:
-            raise DataError(
-                f"output folder {out} is not empty and is not a previous synthetic output "
-                f"(found {entry.name!r}; only <action>/<i>.npy is allowed there); "
-                "choose an empty or new folder"
-            )
-        folders.append(entry)
-    return folders
-
-
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     """Write ``array`` as .npy to ``path`` via a temporary file and an atomic rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -896,18 +869,6 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _remove_stale(folders: list[Path], labels: list[str], per_class: int) -> None:
-    """Delete files of an earlier synthetic output that the new one did not rewrite."""
-    for folder in folders:
-        keep = folder.name in labels
-        for f in folder.iterdir():
-            stale = _TMP_FILE.match(f.name) or int(f.name.split(".")[0]) >= per_class
-            if not keep or stale:
-                f.unlink()
-        if not keep:
-            folder.rmdir()
 
 
 def write_synthetic_keypoints(
@@ -920,14 +881,14 @@ def write_synthetic_keypoints(
     """
     out = Path(out)
     _check_args(classes, per_class, frames, seed)
-    previous = _previous_output(out)
+    previous = previous_output(out, ACTIONS, "npy", "synthetic")
     labels = list(ACTIONS[:classes])
     for c, label in enumerate(labels):
         folder = out / label
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             _save_atomic(folder / f"{i}.npy", _sample(c, i, frames, seed))
-    _remove_stale(previous, labels, per_class)
+    remove_stale(previous, labels, per_class, "npy")
     return {
         "classes": labels,
         "per_class": per_class,

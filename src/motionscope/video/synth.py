@@ -18,7 +18,6 @@ Clips are written as H.264 (``libx264``, ``yuv420p``) ``.mp4`` files that browse
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from motionscope.errors import DataError
+from motionscope.synth_output import previous_output, remove_stale
 
 VIDEO_ACTIONS: tuple[str, ...] = (
     "wave",
@@ -42,8 +42,6 @@ VIDEO_ACTIONS: tuple[str, ...] = (
 
 MIN_SIDE = 64  # smallest width/height accepted (pixels)
 MAX_SIDE = 4096
-_SAMPLE_FILE = re.compile(r"^\d+\.mp4$")
-_TMP_FILE = re.compile(r"^\.\d+\.mp4\.\d+\.tmp$")
 
 RIGHT, LEFT = -1.0, 1.0  # image-x sign of the person's right / left side
 _SIDES = (RIGHT, LEFT)
@@ -773,30 +771,6 @@ def _check_args(classes: int, per_class: int, seed: int, size, seconds: float, f
     return frames
 
 
-def _previous_output(out: Path) -> list[Path]:
-    """Class folders of an earlier synthetic video output in ``out``; DataError if it holds
-    anything else."""
-    if not out.exists():
-        return []
-    if not out.is_dir():
-        raise DataError(f"output path {out} exists and is not a directory")
-    folders = []
-    for entry in sorted(out.iterdir()):
-        ok = entry.is_dir() and entry.name in VIDEO_ACTIONS
-        ok = ok and all(
-            f.is_file() and (_SAMPLE_FILE.match(f.name) or _TMP_FILE.match(f.name))
-            for f in entry.iterdir()
-        )
-        if not ok:
-            raise DataError(
-                f"output folder {out} is not empty and is not a previous synthetic video output "
-                f"(found {entry.name!r}; only <action>/<i>.mp4 is allowed there); "
-                "choose an empty or new folder"
-            )
-        folders.append(entry)
-    return folders
-
-
 def write_video(path: Path, frames: np.ndarray, fps: int, *, crf: int = 20) -> None:
     """Encode ``frames`` (T, H, W, 3) uint8 RGB as H.264 yuv420p ``.mp4`` atomically."""
     import av
@@ -818,18 +792,6 @@ def write_video(path: Path, frames: np.ndarray, fps: int, *, crf: int = 20) -> N
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _remove_stale(folders: list[Path], labels: list[str], per_class: int) -> None:
-    """Delete files of an earlier synthetic output that the new one did not rewrite."""
-    for folder in folders:
-        keep = folder.name in labels
-        for f in folder.iterdir():
-            stale = _TMP_FILE.match(f.name) or int(f.name.split(".")[0]) >= per_class
-            if not keep or stale:
-                f.unlink()
-        if not keep:
-            folder.rmdir()
 
 
 def sample_rng(seed: int, label_index: int, index: int) -> np.random.Generator:
@@ -860,7 +822,7 @@ def write_synthetic_videos(
     out = Path(out)
     frames = _check_args(classes, per_class, seed, size, seconds, fps)
     w, h = _check_size(size)
-    previous = _previous_output(out)
+    previous = previous_output(out, VIDEO_ACTIONS, "mp4", "synthetic video")
     labels = list(VIDEO_ACTIONS[:classes])
     total, done = classes * per_class, 0
     for c, label in enumerate(labels):
@@ -872,7 +834,7 @@ def write_synthetic_videos(
             done += 1
             if progress is not None:
                 progress(done, total)
-    _remove_stale(previous, labels, per_class)
+    remove_stale(previous, labels, per_class, "mp4")
     return {
         "classes": labels,
         "per_class": per_class,
