@@ -432,9 +432,13 @@ def test_sources_single_file_frame_folder_and_name_clashes(tmp_path):
         discover(tmp_path / "out1")
 
 
-def test_only_the_local_engine_exists_yet(tmp_path):
-    with pytest.raises(MotionscopeError, match="not available yet"):
-        extract_command(tmp_path, tmp_path / "out", None, 1, "ray", False)
+def test_unknown_engines_are_refused(tmp_path):
+    with pytest.raises(MotionscopeError, match="'spark' is not available; use one of local, ray"):
+        extract_command(tmp_path, tmp_path / "out", None, 1, "spark", False)
+    with pytest.raises(MotionscopeError, match="--ray-address needs --engine ray"):
+        extract_command(
+            tmp_path, tmp_path / "out", None, 1, "local", False, ray_address="127.0.0.1:6379"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -402,7 +402,20 @@ def extract_cmd(
         ),
     ] = None,
     every: Annotated[int, typer.Option(help="Keep every K-th frame.")] = 1,
-    engine: Annotated[str, typer.Option(help="Execution engine: local (process pool).")] = "local",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (a process pool on this machine) or ray (Ray actors; a local Ray "
+            "runtime, or a cluster with --ray-address; SRC and OUT must then be on a shared "
+            "filesystem)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a running Ray cluster (with --engine ray), e.g. 10.0.0.5:6379."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Extract MediaPipe Holistic keypoints from videos: resumable, atomic, in parallel.
@@ -412,7 +425,13 @@ def extract_cmd(
     """
     from motionscope.pose.cli import extract_command
 
-    raise typer.Exit(_run(lambda: extract_command(src, out, workers, every, engine, progress)))
+    raise typer.Exit(
+        _run(
+            lambda: extract_command(
+                src, out, workers, every, engine, progress, ray_address=ray_address
+            )
+        )
+    )
 
 
 @app.command("demo")

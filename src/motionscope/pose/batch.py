@@ -411,9 +411,6 @@ def extract_batch(
     ``workers=1`` runs in this process. ``every=K`` keeps every K-th frame. Returns the report
     that is also written to ``out/extract-report.json``.
     """
-    src, out = Path(src), Path(out)
-    if not isinstance(every, int) or every < 1:
-        raise DataError(f"every must be a whole number >= 1 (1 = every frame), got {every!r}")
     if workers is not None and workers < 1:
         raise DataError(f"workers must be >= 1, got {workers}")
     settings = dict(
@@ -422,6 +419,40 @@ def extract_batch(
         min_detection_confidence=min_detection_confidence,
         min_tracking_confidence=min_tracking_confidence,
     )
+
+    def run(tasks: list[dict], on_done) -> int:
+        n_workers = min(workers or default_workers(), len(tasks))
+        if n_workers == 1:
+            _run_inline(tasks, settings, on_done)
+        else:
+            _run_pool(tasks, settings, n_workers, on_done)
+        return n_workers
+
+    return run_batch(
+        src, out, every=every, progress=progress, settings=settings, engine="local", run=run
+    )
+
+
+def run_batch(
+    src: Path | str,
+    out: Path | str,
+    *,
+    every: int,
+    progress: bool,
+    settings: dict,
+    engine: str,
+    run,
+) -> ExtractReport:
+    """The engine-independent part of a batch: discovery, skip-if-done, progress and report.
+
+    ``run(tasks, on_done) -> workers`` extracts the videos still to do (called only when there
+    are some): each task dict goes to :func:`_extract_one` with a :class:`HolisticExtractor`
+    built from ``settings``, and ``on_done(k, result)`` is called once per task (``k`` is its
+    index in ``tasks``), in this process.
+    """
+    src, out = Path(src), Path(out)
+    if not isinstance(every, int) or every < 1:
+        raise DataError(f"every must be a whole number >= 1 (1 = every frame), got {every!r}")
     extractor_settings = HolisticExtractor(**settings).settings.to_dict()  # validates
     key_settings = {**extractor_settings, "every": every}
     start = time.perf_counter()
@@ -462,7 +493,7 @@ def extract_batch(
         }
         todo.append((i, task))
 
-    n_workers = min(workers or default_workers(), max(1, len(todo)))
+    n_workers = 1
     bar = _Bar(len(todo), progress)
 
     def on_done(k: int, res: dict) -> None:
@@ -474,19 +505,15 @@ def extract_batch(
 
     try:
         tasks = [t for _, t in todo]
-        if not tasks:
-            pass
-        elif n_workers == 1:
-            _run_inline(tasks, settings, on_done)
-        else:
-            _run_pool(tasks, settings, n_workers, on_done)
+        if tasks:
+            n_workers = run(tasks, on_done)
     finally:
         bar.close()
 
     report = ExtractReport(
         src=str(src),
         out=str(out),
-        engine="local",
+        engine=engine,
         workers=n_workers,
         settings=key_settings,
         videos=[r for r in results if r is not None],

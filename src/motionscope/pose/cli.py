@@ -14,7 +14,7 @@ from rich.table import Table
 from motionscope.errors import MotionscopeError
 from motionscope.pose.batch import REPORT, ExtractReport, extract_batch
 
-ENGINES = ("local",)
+ENGINES = ("local", "ray")
 MAX_LISTED = 20  # problem videos listed in the table; all of them are in the report file
 
 
@@ -61,18 +61,30 @@ def extract_command(
     engine: str = "local",
     progress: bool = True,
     console: Console | None = None,
+    ray_address: str | None = None,
 ) -> int:
     """Extract keypoints of every video under ``src`` into ``out``; print a summary.
 
     Returns the exit code: 0 when every video was extracted (or skipped, or had no person),
-    1 when any video failed. Raises :class:`MotionscopeError` for unusable arguments."""
+    1 when any video failed. Raises :class:`MotionscopeError` for unusable arguments.
+
+    ``engine="ray"`` runs the videos on Ray actors: on the cluster at ``ray_address`` when given,
+    else on a local Ray runtime; ``workers`` caps the number of actors."""
     if engine not in ENGINES:
         raise MotionscopeError(
-            f"--engine {engine!r} is not available yet; use --engine local "
-            "(a Ray engine for many machines is planned)"
+            f"--engine {engine!r} is not available; use one of {', '.join(ENGINES)}"
         )
+    if ray_address and engine != "ray":
+        raise MotionscopeError("--ray-address needs --engine ray")
     console = console or Console()
-    report = extract_batch(src, out, workers=workers, every=every, progress=progress)
+    if engine == "ray":
+        from motionscope.pose.ray_engine import extract_batch_ray
+
+        report = extract_batch_ray(
+            src, out, every=every, address=ray_address, workers=workers, progress=progress
+        )
+    else:
+        report = extract_batch(src, out, workers=workers, every=every, progress=progress)
     console.print(summary_table(report))
     problems = problems_table(report)
     if problems is not None:
