@@ -393,6 +393,13 @@ def _run_pool(tasks, settings, workers: int, on_done) -> None:
     pool.shutdown(wait=True)
 
 
+def engine_settings(workers: int | None, **holistic: object) -> dict:
+    """Check ``workers`` and return the Holistic keyword settings every engine's workers use."""
+    if workers is not None and workers < 1:
+        raise DataError(f"workers must be >= 1, got {workers}")
+    return dict(holistic)
+
+
 def extract_batch(
     src: Path | str,
     out: Path | str,
@@ -411,9 +418,8 @@ def extract_batch(
     ``workers=1`` runs in this process. ``every=K`` keeps every K-th frame. Returns the report
     that is also written to ``out/extract-report.json``.
     """
-    if workers is not None and workers < 1:
-        raise DataError(f"workers must be >= 1, got {workers}")
-    settings = dict(
+    settings = engine_settings(
+        workers,
         model_complexity=model_complexity,
         static_image_mode=static_image_mode,
         min_detection_confidence=min_detection_confidence,

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from motionscope.errors import DataError, MotionscopeError
-from motionscope.pose.batch import ExtractReport, _extract_one, run_batch
+from motionscope.pose.batch import ExtractReport, _extract_one, engine_settings, run_batch
 from motionscope.pose.holistic import HolisticExtractor
 
 log = logging.getLogger(__name__)
@@ -131,11 +131,10 @@ def extract_batch_ray(
     only when this call started it. Same outputs and report as the local engine, with
     ``engine="ray"``.
     """
-    if workers is not None and workers < 1:
-        raise DataError(f"workers must be >= 1, got {workers}")
     if num_cpus is not None and num_cpus < 1:
         raise DataError(f"num_cpus must be >= 1, got {num_cpus}")
-    settings = dict(
+    settings = engine_settings(
+        workers,
         model_complexity=model_complexity,
         static_image_mode=static_image_mode,
         min_detection_confidence=min_detection_confidence,
