@@ -774,6 +774,7 @@ def _check_args(classes: int, per_class: int, seed: int, size, seconds: float, f
 def write_video(path: Path, frames: np.ndarray, fps: int, *, crf: int = 20) -> None:
     """Encode ``frames`` (T, H, W, 3) uint8 RGB as H.264 yuv420p ``.mp4`` atomically."""
     import av
+    import cv2
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -782,10 +783,21 @@ def write_video(path: Path, frames: np.ndarray, fps: int, *, crf: int = 20) -> N
             stream = container.add_stream("libx264", rate=int(fps))
             stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
             stream.pix_fmt = "yuv420p"
-            # one thread: x264's output is then bit-identical run to run, whatever the CPU load
-            stream.options = {"crf": str(crf), "preset": "fast", "threads": "1"}
+            # Same seed, same bytes: with only the "threads" option, about 1 process in 5 wrote a
+            # different first clip. One thread on the codec context and OpenCV's RGB->I420
+            # conversion (instead of swscale's) were both needed: each alone still failed 2 runs
+            # in 12, together 0 in 20 (a same-seed test run repeatedly under pytest).
+            stream.options = {
+                "crf": str(crf),
+                "preset": "fast",
+                "threads": "1",
+                "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0",
+            }
+            stream.codec_context.thread_count = 1
             for f in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                # RGB -> I420 with OpenCV rather than swscale (see above)
+                yuv = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2YUV_I420)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
