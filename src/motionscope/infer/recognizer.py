@@ -12,9 +12,10 @@ import torch
 from motionscope.bundle import Bundle, read_bundle
 from motionscope.data.loaders import check_sequence, load_sequence
 from motionscope.errors import BundleError, DataError
+from motionscope.infer.backend import Backend, TorchBackend, softmax
 from motionscope.keypoints.layout import HOLISTIC, convert
 from motionscope.keypoints.preprocess import Preprocessor
-from motionscope.models.classifier import Classifier, predict_proba
+from motionscope.models.classifier import Classifier
 from motionscope.models.registry import get_model_info
 from motionscope.video.decode import is_frame_folder, is_video_file
 
@@ -42,10 +43,18 @@ class Prediction:
 class Recognizer:
     """Load with :meth:`load` (or ``motionscope.load(RUN)``), then call :meth:`predict`."""
 
-    def __init__(self, bundle: Bundle, model: Classifier, pre: Preprocessor) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        model: Classifier,
+        pre: Preprocessor,
+        backend: Backend | None = None,
+    ) -> None:
         self.bundle = bundle
-        self.model = model
+        self.model = model  # the PyTorch module (also kept when another backend runs it)
         self.pre = pre
+        self.backend: Backend = backend or TorchBackend(model)
+        self.temperature = 1.0  # logits are divided by it before the softmax (calibration)
         self.classes = bundle.classes
         self._extractor = None  # MediaPipe graph, created on the first video and kept
 
@@ -119,9 +128,15 @@ class Recognizer:
             )
         return arr, ""
 
+    def probabilities_of_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, classes)`` for preprocessed model inputs."""
+        if len(inputs) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        return softmax(self.backend.logits(inputs), self.temperature)
+
     def probabilities(self, sequences: list[np.ndarray]) -> np.ndarray:
         """Class probabilities ``(N, classes)`` for raw ``(T, D)`` sequences."""
-        return predict_proba(self.model, self.pre.batch(sequences))
+        return self.probabilities_of_inputs(self.pre.batch(sequences))
 
     def predict(self, item: np.ndarray | Path | str, *, top_k: int = 3) -> Prediction:
         """Predict one clip: a ``(T, D)`` keypoint array, a ``.npy`` sequence, a folder of
@@ -135,7 +150,7 @@ class Recognizer:
         t1 = time.perf_counter()
         inputs = self.pre.batch([a for a, _ in loaded])
         t2 = time.perf_counter()
-        probs = predict_proba(self.model, inputs)
+        probs = self.probabilities_of_inputs(inputs)
         t3 = time.perf_counter()
         n = max(1, len(items))
         timings = {
