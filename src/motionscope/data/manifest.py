@@ -1,5 +1,8 @@
 """Manifests: CSV or JSON-lines files listing sequences with ``path,label[,split][,group]``.
 
+(Rows naming videos are read by :mod:`motionscope.data.videos`; optional ``start,end`` columns,
+in seconds, are parsed here.)
+
 A row's ``path`` (relative to the manifest's folder, or absolute) names one sequence (a ``(T, D)``
 ``.npy`` file or a folder of per-frame ``.npy`` files), a whole class folder (every sequence in it
 gets the row's ``label``, or the folder's name when the label is empty), or a ``.ts`` file (its
@@ -27,6 +30,8 @@ class ManifestRow:
     group: str | None
     where: str  # "manifest.csv:3" for messages
     order: int  # row number, the natural order for contiguous splits
+    start: float | None = None  # optional trim in seconds (the start,end columns)
+    end: float | None = None
 
 
 def _clean(value: object) -> str | None:
@@ -46,6 +51,9 @@ def _row(raw: dict, base: Path, where: str, order: int) -> ManifestRow:
         split = split.lower()
         if split not in SPLITS:
             raise DataError(f"{where}: split must be one of {', '.join(SPLITS)}, got {split!r}")
+    start, end = _seconds(raw, "start", where), _seconds(raw, "end", where)
+    if start is not None and end is not None and end <= start:
+        raise DataError(f"{where}: end ({end}) must be after start ({start})")
     return ManifestRow(
         path=p if p.is_absolute() else base / p,
         label=_clean(raw.get("label")),
@@ -53,7 +61,22 @@ def _row(raw: dict, base: Path, where: str, order: int) -> ManifestRow:
         group=_clean(raw.get("group")),
         where=where,
         order=order,
+        start=start,
+        end=end,
     )
+
+
+def _seconds(raw: dict, key: str, where: str) -> float | None:
+    text = _clean(raw.get(key))
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{where}: {key} must be a number of seconds, got {text!r}") from None
+    if not value >= 0:
+        raise DataError(f"{where}: {key} must be >= 0 seconds, got {text!r}")
+    return value
 
 
 def read_manifest(path: Path) -> list[ManifestRow]:

@@ -1,0 +1,581 @@
+"""Video datasets for RGB models: class folders of videos, UCF101 split lists, manifests.
+
+Accepted ``SRC``:
+
+- a folder of class folders holding videos at any depth (``SRC/<class>/**/<clip>.avi``): the
+  UCF101 and HMDB51 layout (``<class>/<clip>``) and the UCF11 one (``<class>/<sub>/<clip>.mpg``);
+  a folder of frame images (``.png``/``.jpg``) counts as one video;
+- the same plus UCF101-style split lists (``split_files=(trainlist01.txt, testlist01.txt)``,
+  lines ``Class/v_Class_g08_c01.avi [label]`` relative to ``SRC``): only the listed videos are
+  used, with ``split`` set to ``train`` / ``test``; ``classInd.txt`` (``1 ApplyEyeMakeup``),
+  given or found next to the lists, fixes the class order;
+- a manifest (``.csv``/``.jsonl``, see :mod:`motionscope.data.manifest`) whose rows name video
+  files, frame folders or class folders of videos: rows pick classes, rename them (the row's
+  ``label``) and merge datasets.
+
+A :class:`VideoDataset` only lists files; frames are decoded when a model samples them
+(:mod:`motionscope.video.sampling`). It has the same surface as
+:class:`~motionscope.data.dataset.KeypointDataset` (``labels``, ``counts``, ``subset`` ...), so
+the split functions of :mod:`motionscope.data.splits` work on it unchanged.
+
+Groups: the first group of ``group_pattern`` (default ``_g(\\d+)_``, UCF101's ``v_Class_g08_c01``)
+searched in the path relative to the dataset root is the sample's group, so ``--split group`` keeps
+one group's (person's) clips on one side.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from motionscope.data.manifest import ManifestRow, read_manifest
+from motionscope.errors import DataError
+from motionscope.video.decode import is_frame_folder, is_video_file, natural_key
+
+if TYPE_CHECKING:
+    from motionscope.data.dataset import KeypointDataset
+
+UCF_GROUP_PATTERN = r"_g(\d+)_"
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+
+
+@dataclass
+class VideoSample:
+    """One video file (or frame folder) and where it came from."""
+
+    path: Path
+    label: str
+    source: str  # for messages and reports (the path as text, or manifest row)
+    order: int = 0  # natural position within its class, for contiguous splits
+    group: str | None = None  # person / session, for group splits
+    split: str | None = None  # "train" / "val" / "test" when fixed by split lists or a manifest
+
+
+@dataclass
+class VideoDataset:
+    samples: list[VideoSample]
+    classes: list[str] = field(default_factory=list)
+    source: str = ""
+    info: dict = field(default_factory=dict)  # how it was built (split lists ...), for summary()
+
+    def __post_init__(self) -> None:
+        if not self.classes:
+            self.classes = sorted({s.label for s in self.samples})
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index of every sample, in ``classes`` order."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index[s.label] for s in self.samples], dtype=np.int64)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [s.path for s in self.samples]
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(s.label for s in self.samples)
+        return {name: c.get(name, 0) for name in self.classes}
+
+    def subset(self, indices: np.ndarray | list[int]) -> VideoDataset:
+        return VideoDataset(
+            [self.samples[i] for i in indices], list(self.classes), self.source, dict(self.info)
+        )
+
+    def select_classes(self, names: list[str]) -> VideoDataset:
+        missing = [n for n in names if n not in self.classes]
+        if missing:
+            raise DataError(f"classes {missing} not found in {self.source}; it has {self.classes}")
+        kept = [s for s in self.samples if s.label in names]
+        return VideoDataset(kept, list(names), self.source, dict(self.info))
+
+    def summary(self) -> dict:
+        splits = Counter(s.split for s in self.samples if s.split)
+        groups = {s.group for s in self.samples if s.group is not None}
+        out = {
+            "source": self.source,
+            "input": "videos",
+            "n_sequences": len(self.samples),
+            "n_videos": len(self.samples),
+            "per_class": self.counts(),
+            "groups": len(groups),
+        }
+        if splits:
+            out["splits"] = dict(sorted(splits.items()))
+        out.update(self.info)
+        return out
+
+    def check_trainable(self) -> None:
+        """At least two classes, each with at least one video."""
+        counts = self.counts()
+        empty = [c for c, n in counts.items() if n == 0]
+        if empty:
+            raise DataError(f"classes {empty} have no videos in {self.source}")
+        if len(counts) < 2:
+            raise DataError(
+                f"need at least 2 classes to train, found {len(counts)} ({list(counts)}) in "
+                f"{self.source}; put each class's videos in its own folder"
+            )
+
+
+# ----------------------------------------------------------------------------------------------
+# Finding videos.
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def find_videos(folder: Path) -> list[Path]:
+    """Video files and frame folders anywhere under ``folder``, in natural path order. A frame
+    folder is one video: its sub-folders are not searched."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        if here != folder and is_frame_folder(here):
+            found.append(here)
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if not _hidden(d)]
+        found.extend(here / f for f in files if is_video_file(here / f))
+    return sorted(found, key=lambda p: tuple(natural_key(Path(part)) for part in p.parts))
+
+
+def _has_video(folder: Path) -> bool:
+    """True as soon as one video or frame folder is found under ``folder``."""
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        if here != folder and is_frame_folder(here):
+            return True
+        if any(is_video_file(here / f) for f in files):
+            return True
+        dirs[:] = [d for d in dirs if not _hidden(d)]
+    return False
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted(
+        (p for p in root.iterdir() if p.is_dir() and not _hidden(p.name)), key=natural_key
+    )
+
+
+def _is_video_item(p: Path) -> bool:
+    return (p.is_file() and is_video_file(p)) or is_frame_folder(p)
+
+
+def is_video_dataset(src: Path | str) -> bool:
+    """True for a folder of class folders holding videos (at any depth) and for a manifest whose
+    rows name videos, frame folders or class folders of videos."""
+    src = Path(src)
+    if src.is_dir():
+        if is_frame_folder(src):
+            return False  # one video, not a dataset
+        return any(_has_video(c) for c in _class_dirs(src))
+    if src.is_file() and src.suffix.lower() in MANIFEST_SUFFIXES:
+        try:
+            rows = read_manifest(src)
+        except DataError:
+            return False
+        for row in rows:
+            p = row.path
+            if not p.exists():
+                continue
+            return _is_video_item(p) or (p.is_dir() and _has_video(p))
+    return False
+
+
+def _group_of(rel: str, pattern: re.Pattern | None) -> str | None:
+    if pattern is None:
+        return None
+    m = pattern.search(rel)
+    if not m:
+        return None
+    return m.group(1) if m.groups() else m.group(0)
+
+
+def _compile(group_pattern: str | None) -> re.Pattern | None:
+    if not group_pattern:
+        return None
+    try:
+        return re.compile(group_pattern)
+    except re.error as e:
+        raise DataError(f"group pattern {group_pattern!r} is not a valid regex: {e}") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Layouts.
+
+
+def _from_folders(root: Path, pattern: re.Pattern | None) -> list[VideoSample]:
+    classes = _class_dirs(root)
+    if not classes:
+        raise DataError(
+            f"{root} has no class folders; expected {root}/<class>/<video> (videos at any depth "
+            "under each class folder)"
+        )
+    samples: list[VideoSample] = []
+    for class_dir in classes:
+        if is_frame_folder(class_dir):
+            raise DataError(
+                f"{class_dir} holds frame images directly; a class folder holds videos, or one "
+                f"folder of frames per video ({root}/<class>/<video>/<frame>.png)"
+            )
+        videos = find_videos(class_dir)
+        if not videos:
+            if not any(class_dir.iterdir()):
+                raise DataError(
+                    f"class folder {class_dir} is empty: put its videos there or remove the folder"
+                )
+            continue  # not a class folder (e.g. ucfTrainTestlist/ next to the classes)
+        for order, v in enumerate(videos):
+            rel = v.relative_to(root).as_posix()
+            samples.append(VideoSample(v, class_dir.name, str(v), order, _group_of(rel, pattern)))
+    if not samples:
+        raise DataError(f"no videos found under the class folders of {root}")
+    return samples
+
+
+def read_class_index(path: Path) -> dict[int, str]:
+    """``classInd.txt``: lines ``1 ApplyEyeMakeup`` -> ``{1: "ApplyEyeMakeup"}``."""
+    out: dict[int, str] = {}
+    for n, line in enumerate(_lines(path), 1):
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DataError(
+                f"{path}:{n}: expected 'NUMBER CLASS' (e.g. '1 ApplyEyeMakeup'), got {line!r}"
+            )
+        k = int(parts[0])
+        if k in out:
+            raise DataError(f"{path}:{n}: class number {k} appears twice")
+        out[k] = parts[1]
+    if not out:
+        raise DataError(f"class index {path} lists no classes")
+    return out
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror}") from e
+    return [t.strip() for t in text.splitlines() if t.strip() and not t.lstrip().startswith("#")]
+
+
+def _read_split_list(path: Path) -> list[tuple[str, int | None, int]]:
+    """``(relative path, label number or None, line number)`` of a train/test list."""
+    rows = []
+    for n, line in enumerate(_lines(path), 1):
+        parts = line.rsplit(None, 1)
+        label = None
+        if len(parts) == 2 and parts[1].isdigit():
+            rel, label = parts[0], int(parts[1])
+        else:
+            rel = line
+        rows.append((rel.replace("\\", "/").lstrip("/"), label, n))
+    if not rows:
+        raise DataError(f"split list {path} lists no videos")
+    return rows
+
+
+def _from_split_lists(
+    root: Path,
+    split_files: tuple[Path, Path],
+    class_index: Path | None,
+    pattern: re.Pattern | None,
+) -> tuple[list[VideoSample], list[str] | None, dict]:
+    train_list, test_list = (Path(p) for p in split_files)
+    if class_index is None:
+        near = train_list.parent / "classInd.txt"
+        class_index = near if near.is_file() else None
+    index = read_class_index(class_index) if class_index is not None else None
+    samples: list[VideoSample] = []
+    missing: list[Path] = []
+    seen: dict[str, str] = {}
+    per_class: Counter = Counter()
+    for split, lst in (("train", train_list), ("test", test_list)):
+        for rel, number, n in _read_split_list(lst):
+            where = f"{lst}:{n}"
+            if rel in seen:
+                raise DataError(f"{where}: {rel} is already listed in {seen[rel]}")
+            seen[rel] = where
+            folder = rel.split("/")[0] if "/" in rel else None
+            if index is not None and number is not None:
+                if number not in index:
+                    raise DataError(f"{where}: class number {number} is not in {class_index}")
+                label = index[number]
+                if folder is not None and folder != label:
+                    raise DataError(
+                        f"{where}: class number {number} is {label!r} in {class_index} but the "
+                        f"path is in folder {folder!r}"
+                    )
+            elif folder is not None:
+                label = folder
+            else:
+                raise DataError(
+                    f"{where}: {rel!r} has no class folder; list paths as Class/clip.avi"
+                )
+            path = root / rel
+            if not path.exists():
+                missing.append(path)
+                continue
+            samples.append(
+                VideoSample(
+                    path, label, str(path), per_class[label], _group_of(rel, pattern), split
+                )
+            )
+            per_class[label] += 1
+    if missing:
+        shown = "\n  ".join(str(p) for p in missing[:5])
+        raise DataError(
+            f"{len(missing)} videos listed in {train_list.name}/{test_list.name} are missing "
+            f"under {root}, e.g.:\n  {shown}\nthe list paths are relative to the dataset root "
+            "(the folder holding the class folders)"
+        )
+    classes = [index[k] for k in sorted(index)] if index is not None else None
+    info = {
+        "split_files": [str(train_list), str(test_list)],
+        **({"class_index": str(class_index)} if class_index is not None else {}),
+    }
+    return samples, classes, info
+
+
+def _from_manifest(path: Path, pattern: re.Pattern | None) -> list[VideoSample]:
+    samples: list[VideoSample] = []
+    for row in read_manifest(path):
+        samples.extend(_expand_row(row, pattern))
+    return samples
+
+
+def _expand_row(row: ManifestRow, pattern: re.Pattern | None) -> list[VideoSample]:
+    p = row.path
+    if row.start is not None or row.end is not None:
+        raise DataError(
+            f"{row.where}: start/end trimming of video rows is not supported; cut the clip "
+            "first (e.g. ffmpeg -i IN -ss START -to END OUT.mp4) and list the cut file"
+        )
+    if not p.exists():
+        raise DataError(f"{row.where}: path {p} does not exist")
+    if _is_video_item(p):
+        if not row.label:
+            raise DataError(f"{row.where}: a video row needs a label")
+        group = row.group if row.group is not None else _group_of(p.as_posix(), pattern)
+        return [VideoSample(p, row.label, str(p), row.order, group, row.split)]
+    if p.is_dir():
+        videos = find_videos(p)
+        if not videos:
+            raise DataError(
+                f"{row.where}: {p} holds no videos; a row names a video, a folder of frame "
+                "images or a class folder of videos"
+            )
+        label = row.label or p.name
+        out = []
+        for order, v in enumerate(videos):
+            rel = f"{p.name}/{v.relative_to(p).as_posix()}"
+            group = row.group if row.group is not None else _group_of(rel, pattern)
+            out.append(VideoSample(v, label, str(v), order, group, row.split))
+        return out
+    raise DataError(
+        f"{row.where}: {p} is not a video file (suffixes: see motionscope.video.VIDEO_SUFFIXES), "
+        "a frame folder or a class folder of videos"
+    )
+
+
+def load_video_dataset(
+    src: Path | str,
+    *,
+    split_files: tuple[Path, Path] | None = None,
+    class_index: Path | None = None,
+    group_pattern: str | None = UCF_GROUP_PATTERN,
+    classes: list[str] | None = None,
+) -> VideoDataset:
+    """List the videos of ``src`` (class folders or a manifest) into a :class:`VideoDataset`.
+
+    ``split_files`` = (train list, test list) in the UCF101 format fixes the split;
+    ``class_index`` (``classInd.txt``, default: the one next to the lists) fixes the class order;
+    ``group_pattern``'s first group in each path names its group; ``classes`` picks and orders
+    classes. Nothing is decoded here.
+    """
+    src = Path(src)
+    if not src.exists():
+        raise DataError(f"{src} does not exist")
+    pattern = _compile(group_pattern)
+    ordered: list[str] | None = None
+    info: dict = {}
+    if src.is_file():
+        if src.suffix.lower() not in MANIFEST_SUFFIXES:
+            raise DataError(
+                f"{src} is a file; a video dataset is a folder of class folders of videos or a "
+                "manifest (.csv/.jsonl)"
+            )
+        if split_files:
+            raise DataError(
+                "split lists go with a folder of class folders; in a manifest use its split column"
+            )
+        samples = _from_manifest(src, pattern)
+    elif split_files:
+        if len(split_files) != 2:
+            raise DataError(
+                f"give two split lists (train, test), got {len(split_files)}: "
+                f"{[str(p) for p in split_files]}"
+            )
+        samples, ordered, info = _from_split_lists(src, split_files, class_index, pattern)
+    else:
+        samples = _from_folders(src, pattern)
+        if class_index is not None:
+            index = read_class_index(Path(class_index))
+            ordered = [index[k] for k in sorted(index)]
+    if not samples:
+        raise DataError(f"no videos found in {src}")
+    present = sorted({s.label for s in samples})
+    if ordered is not None:
+        unknown = [c for c in present if c not in ordered]
+        if unknown:
+            raise DataError(f"classes {unknown} of {src} are not in the class index {class_index}")
+    ds = VideoDataset(samples, ordered or present, str(src), info)
+    if classes:
+        ds = ds.select_classes(classes)
+    return ds
+
+
+def load_training_data(
+    src: Path | str,
+    *,
+    input_kind: str,
+    split_files: tuple[Path, Path] | None = None,
+    class_index: Path | None = None,
+    classes: list[str] | None = None,
+    group_pattern: str | None = None,
+    layout: str | None = None,
+    fmt: str = "auto",
+    progress: bool = True,
+) -> VideoDataset | KeypointDataset:
+    """The dataset ``motionscope train`` trains on: a :class:`VideoDataset` for models that take
+    frames (``input_kind="frames"``), a keypoint dataset otherwise (``src`` must then hold
+    keypoints: the CLI extracts them from videos first). ``group_pattern=None`` means UCF101's
+    ``_g(\\d+)_`` for videos and no groups for keypoints."""
+    if input_kind == "frames":
+        if not is_video_dataset(src):
+            raise DataError(
+                f"{src} holds no videos; this model reads frames: give a folder of class "
+                "folders of videos or a manifest listing videos"
+            )
+        return load_video_dataset(
+            src,
+            split_files=split_files,
+            class_index=class_index,
+            group_pattern=group_pattern or UCF_GROUP_PATTERN,
+            classes=classes,
+        )
+    if input_kind != "keypoints":
+        raise DataError(f"unknown model input kind {input_kind!r}; expected keypoints or frames")
+    from motionscope.data.loaders import load_keypoint_dataset
+
+    if Path(src).is_file() and is_video_dataset(src):
+        raise DataError(
+            f"{src} lists videos but this model reads keypoints: extract them first "
+            "(motionscope extract VIDEOS OUT) and list the .npy files, or train a model that "
+            "reads frames"
+        )
+    ds = load_keypoint_dataset(
+        src, layout=layout, fmt=fmt, group_pattern=group_pattern, progress=progress
+    )
+    if split_files:
+        ds = apply_split_lists(ds, Path(src), split_files, class_index)
+    elif class_index is not None:
+        index = read_class_index(Path(class_index))
+        ds = ds.select_classes([index[k] for k in sorted(index) if index[k] in ds.classes])
+    if classes:
+        ds = ds.select_classes(classes)
+    return ds
+
+
+def _list_key(rel: str) -> str:
+    """``Class/v_x_g08_c01.avi`` and ``Class/v_x_g08_c01.npy`` name the same clip."""
+    p = Path(rel)
+    return (p.with_suffix("") if p.suffix else p).as_posix()
+
+
+def apply_split_lists(
+    ds: KeypointDataset,
+    root: Path,
+    split_files: tuple[Path, Path],
+    class_index: Path | None = None,
+) -> KeypointDataset:
+    """Keypoints extracted from a listed video dataset (``root/<Class>/<clip>.npy`` mirrors
+    ``<Class>/<clip>.avi``): keep the listed sequences, in list order, with ``split`` set."""
+    from motionscope.data.dataset import KeypointDataset
+
+    train_list, test_list = (Path(p) for p in split_files)
+    if class_index is None:
+        near = train_list.parent / "classInd.txt"
+        class_index = near if near.is_file() else None
+    by_key = {}
+    for s in ds.samples:
+        try:
+            by_key[_list_key(Path(s.source).relative_to(root).as_posix())] = s
+        except ValueError:
+            continue
+    kept, missing = [], []
+    for split, lst in (("train", train_list), ("test", test_list)):
+        for rel, _, _ in _read_split_list(lst):
+            s = by_key.get(_list_key(rel))
+            if s is None:
+                missing.append(rel)
+                continue
+            s.split = split
+            kept.append(s)
+    if missing:
+        shown = "\n  ".join(missing[:5])
+        raise DataError(
+            f"{len(missing)} clips listed in {train_list.name}/{test_list.name} have no keypoints "
+            f"under {root}, e.g.:\n  {shown}\n(videos missing, or their extraction failed: see "
+            "the extraction report)"
+        )
+    classes = list(ds.classes)
+    if class_index is not None:
+        index = read_class_index(Path(class_index))
+        present = {s.label for s in kept}
+        classes = [index[k] for k in sorted(index) if index[k] in present]
+    return KeypointDataset(kept, ds.layout, classes, ds.source)
+
+
+def resolve_split_files(
+    split_file: list[Path] | None, train_list: Path | None = None, test_list: Path | None = None
+) -> tuple[Path, Path] | None:
+    """The (train, test) lists from ``--split-file`` (twice) or ``--train-list/--test-list``.
+
+    Two ``--split-file`` are taken as (train, test) in order, unless their names say otherwise
+    (``testlist01.txt`` given first and ``trainlist01.txt`` second are swapped back)."""
+    files = list(split_file or [])
+    if train_list is not None or test_list is not None:
+        if files:
+            raise DataError("give either --split-file twice or --train-list/--test-list, not both")
+        if train_list is None or test_list is None:
+            raise DataError("--train-list and --test-list go together: give both")
+        return Path(train_list), Path(test_list)
+    if not files:
+        return None
+    if len(files) != 2:
+        raise DataError(
+            f"--split-file takes two lists, train then test (e.g. trainlist01.txt and "
+            f"testlist01.txt), got {len(files)}: {[str(f) for f in files]}"
+        )
+    a, b = (Path(f) for f in files)
+    for f in (a, b):
+        if not f.is_file():
+            raise DataError(f"split list {f} does not exist")
+
+    def says(f: Path, word: str) -> bool:
+        return word in f.name.lower()
+
+    if says(a, "test") and not says(a, "train") and says(b, "train") and not says(b, "test"):
+        a, b = b, a
+    return a, b
