@@ -1,0 +1,92 @@
+"""``create_app(run, settings)``: the FastAPI application serving one bundle.
+
+The bundle is loaded when the app is created (once per worker, see
+:class:`~motionscope.serve.service.InferenceService`); the workers are shut down with the app.
+Every error is answered as ``{"success": false, "error": "..."}`` with its status code.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import motionscope
+from motionscope.serve.api import build_router, model_info
+from motionscope.serve.limits import ApiError
+from motionscope.serve.service import InferenceService
+from motionscope.serve.settings import ServeSettings
+from motionscope.serve.web import mount_web
+
+log = logging.getLogger("motionscope.serve")
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"success": False, "error": message}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "body"))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
+    return "invalid request: " + "; ".join(parts)
+
+
+def create_app(
+    run: Path | str,
+    settings: ServeSettings | None = None,
+    *,
+    service: InferenceService | None = None,
+) -> FastAPI:
+    """The app serving the bundle at ``run`` (the model is loaded here, once)."""
+    settings = settings or ServeSettings()
+    service = service or InferenceService(run, settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="motionscope",
+        version=motionscope.__version__,
+        summary="Human action recognition from video: REST API, live WebSocket and web app.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.model_info = model_info(service)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def crashed(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error", exc_info=exc)
+        return _error(500, "internal server error (see the server's log)")
+
+    app.include_router(build_router())
+    mount_web(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+    return app

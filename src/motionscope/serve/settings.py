@@ -1,0 +1,66 @@
+"""Server settings: every limit in one typed place (the CLI options map onto these fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from motionscope.errors import MotionscopeError
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+
+
+@dataclass
+class ServeSettings:
+    """How ``motionscope serve`` behaves. Defaults are safe for a laptop on localhost.
+
+    ``workers`` inference workers (threads, one Recognizer and MediaPipe graph each) run at
+    once; ``queue_size`` more requests may wait for one. A request arriving when all
+    ``workers + queue_size`` places are taken is answered 503 with ``Retry-After``.
+    A video longer than ``max_seconds`` is refused with 413 (send a shorter clip, or start the
+    server with a larger ``--max-seconds``); within the limit, ``segments=true`` returns the
+    timeline of a long video.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    queue_size: int = 4
+    max_upload_mb: float = 50.0
+    max_seconds: float = 60.0
+    max_side: int = 4096  # pixels: larger frames are refused (413)
+    request_timeout_s: float = 120.0
+    retry_after_s: int = 2
+    api_key: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
+    backend: str = "auto"  # auto: ONNX Runtime when RUN/model.onnx exists, else PyTorch
+    max_live: int = 2  # WebSocket live streams at once
+    max_frame_kb: int = 2048  # largest JPEG frame accepted on the live socket
+    tmp_dir: Path | None = None  # where uploads are spooled (default: the system temp dir)
+    threads: int = 1  # torch threads (the server's parallelism comes from its workers)
+
+    def __post_init__(self) -> None:
+        checks = (
+            (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
+            (self.queue_size >= 0, f"queue_size must be >= 0, got {self.queue_size}"),
+            (self.max_upload_mb > 0, f"max upload must be > 0 MB, got {self.max_upload_mb}"),
+            (self.max_seconds > 0, f"max seconds must be > 0, got {self.max_seconds}"),
+            (self.request_timeout_s > 0, f"timeout must be > 0 s, got {self.request_timeout_s}"),
+            (self.max_live >= 1, f"max_live must be >= 1, got {self.max_live}"),
+            (self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"),
+            (0 < self.port < 65536, f"port must be 1..65535, got {self.port}"),
+        )
+        for ok, msg in checks:
+            if not ok:
+                raise MotionscopeError(f"serve: {msg}")
+        if self.api_key is not None and not self.api_key:
+            self.api_key = None  # an empty key means no key
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def capacity(self) -> int:
+        """Requests admitted at once (running + waiting)."""
+        return self.workers + self.queue_size

@@ -1,0 +1,244 @@
+"""The web app in a real browser: Debian's headless Chromium driven by Playwright for Python.
+
+`motionscope serve` runs as a real process on a free loopback port. The test uploads a synthetic
+video and sees the prediction and the timeline, opens the Live tab with Chromium's fake camera
+playing a synthetic ``.y4m`` clip and sees a live prediction, and opens the Model tab. Screenshots
+(desktop and phone-sized) are saved under ``test-artifacts/browser/`` (git-ignored; set
+``MOTIONSCOPE_ARTIFACTS`` to put them elsewhere).
+
+Skipped, with the reason, when ``/usr/bin/chromium`` or the ``playwright`` package is missing
+(``.ci/run`` installs Debian's chromium; never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Debian chromium not installed at /usr/bin/chromium (apt-get install -y chromium)",
+        allow_module_level=True,
+    )
+pytest.importorskip("playwright", reason="needs playwright (the dev extra); no browser download")
+pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e '.[serve]'")
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from motionscope.video.synth import render_clip, sample_rng, write_video  # noqa: E402
+from tests.test_serve import shared_bundle  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a real server process and a real browser: ~40 s
+
+TIMEOUT_MS = 120_000  # a loaded 2-core machine runs MediaPipe slowly; never a timing assertion
+
+
+def artifacts_dir() -> Path:
+    root = Path(os.environ.get("MOTIONSCOPE_ARTIFACTS", REPO / "test-artifacts"))
+    folder = root / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_y4m(path: Path, frames: np.ndarray, fps: int) -> Path:
+    """Raw YUV4MPEG2 (4:2:0) for Chromium's ``--use-file-for-fake-video-capture``."""
+    import cv2
+
+    h, w = frames.shape[1:3]
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            fh.write(b"FRAME\n")
+            fh.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("browser-media")
+    clip = render_clip("wave", sample_rng(5, 0, 0), (320, 240), 16, fps=15)
+    write_video(root / "wave.mp4", clip, 15)
+    return {"video": root / "wave.mp4", "y4m": write_y4m(root / "camera.y4m", clip, 15)}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``motionscope serve RUN`` in its own process on a free loopback port."""
+    root = tmp_path_factory.mktemp("browser-server")
+    run = shared_bundle(tmp_path_factory)
+    port = free_port()
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "motionscope.cli",
+            "serve",
+            str(run),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # the process imports torch and MediaPipe first
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {(root / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                    if json.load(r)["status"] == "ok":
+                        break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("server did not answer /health")
+        yield {"url": base, "run": run, "log": root / "server.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(media):
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                *ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={media['y4m']}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(browser, url: str, **context):
+    ctx = browser.new_context(**context)
+    ctx.grant_permissions(["camera"], origin=url)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return ctx, page, errors
+
+
+def test_upload_shows_prediction_top_k_and_timeline(server, browser, media):
+    classes = json.loads((server["run"] / "classes.json").read_text())
+    ctx, page, errors = open_page(browser, server["url"], viewport={"width": 1280, "height": 900})
+    try:
+        expect(page.locator("#model-badge")).to_contain_text("torch")
+        page.set_input_files("#file", str(media["video"]))
+        label = page.locator("#result-label")
+        expect(label).not_to_be_empty(timeout=TIMEOUT_MS)
+        assert label.inner_text() in classes + ["unknown"]
+        expect(page.locator("#topk .bar")).to_have_count(min(5, len(classes)))
+        segments = page.locator("#timeline .segment")
+        assert segments.count() >= 1
+        first = segments.first.get_attribute("data-label")
+        assert first in classes + ["unknown"]
+        # the player shows the label of the segment under the play head
+        page.evaluate("document.getElementById('player').currentTime = 0.1")
+        expect(page.locator("#current-label")).to_have_text(first, timeout=30_000)
+        page.screenshot(path=str(artifacts_dir() / "upload-desktop.png"), full_page=True)
+
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"the page scrolls sideways on a phone by {overflow} px"
+        page.screenshot(path=str(artifacts_dir() / "upload-phone.png"), full_page=True)
+        assert errors == []
+    finally:
+        ctx.close()
+
+
+def test_live_tab_shows_a_prediction_from_the_camera(server, browser):
+    classes = json.loads((server["run"] / "classes.json").read_text())
+    ctx, page, errors = open_page(browser, server["url"], viewport={"width": 1280, "height": 900})
+    try:
+        page.click("#tab-live")
+        page.click("#live-start")
+        live_label = page.locator("#live-label")
+        # "watching…" while the window fills, then "<label> NN%"
+        page.wait_for_function(
+            "(names) => names.some((n) => "
+            "(document.getElementById('live-label').textContent || '').startsWith(n + ' '))",
+            arg=[*classes, "unknown"],
+            timeout=TIMEOUT_MS,
+        )
+        assert live_label.inner_text().split(" ")[0] in classes + ["unknown"]
+        expect(page.locator("#live-topk .bar")).to_have_count(min(5, len(classes)))
+        expect(page.locator("#live-latency")).not_to_have_text("–", timeout=30_000)
+        float(page.locator("#live-fps").inner_text())  # a number once answers flow
+        drawn = page.evaluate(
+            """() => { const c = document.getElementById('live-canvas');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"""
+        )
+        assert drawn > 0, "no skeleton was drawn over the camera image"
+        page.screenshot(path=str(artifacts_dir() / "live.png"))
+        page.click("#live-stop")
+        assert errors == []
+    finally:
+        ctx.close()
+    health = json.load(urllib.request.urlopen(f"{server['url']}/health", timeout=10))
+    assert health["live_frames"] > 0
+
+
+def test_model_tab_shows_classes_metrics_and_report_images(server, browser):
+    classes = json.loads((server["run"] / "classes.json").read_text())
+    ctx, page, errors = open_page(browser, server["url"], viewport={"width": 390, "height": 844})
+    try:
+        page.click("#tab-model")
+        expect(page.locator("#model-classes li")).to_have_count(len(classes))
+        assert page.locator("#model-classes li").all_inner_texts() == classes
+        expect(page.locator("#model-metrics")).to_contain_text("accuracy")
+        for img in ("#img-confusion", "#img-curves"):
+            page.wait_for_function(
+                f"document.querySelector('{img}').naturalWidth > 0", timeout=30_000
+            )
+        page.screenshot(path=str(artifacts_dir() / "model-phone.png"), full_page=True)
+        assert errors == []
+    finally:
+        ctx.close()
