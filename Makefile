@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23"
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,ray,onnx,serve,rgb]"
 	@touch $(STAMP)
 
 demo: setup

@@ -219,7 +219,7 @@ def test_kpnet_learns_real_partial_layouts(extracted, tmp_path, name):
     result = train(ds, tmp_path / "run", cfg)
     chance = 1 / len(ds.classes)
     assert result.metrics["accuracy"] > min(0.8, 2.5 * chance)
-    rec = Recognizer.load(tmp_path / "run")
+    rec = Recognizer.load(tmp_path / "run", unknown_threshold=0)  # a class, never "unknown"
     assert rec.layout is ds.layout
     last = ds.samples[-1]
     assert rec.predict(last.data).label in ds.classes

@@ -82,7 +82,7 @@ def test_bundle_is_complete_and_self_describing(bundle_dir, dataset):
 
 
 def test_predict_api_and_cli(bundle_dir, synth_dir):
-    rec = motionscope.load(bundle_dir)
+    rec = motionscope.load(bundle_dir, unknown_threshold=0)  # class labels, never "unknown"
     path = synth_dir / "clap" / "0.npy"
     p = rec.predict(path, top_k=2)
     assert p.label in rec.classes and 0.0 <= p.confidence <= 1.0
@@ -208,5 +208,5 @@ def test_ddp_two_cpu_processes(synth_dir, tmp_path):
     )  # fmt: skip
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["train"]["devices"] == 2 and cfg["train"]["strategy"] == "ddp"
-    rec = motionscope.load(out)
+    rec = motionscope.load(out, unknown_threshold=0)
     assert rec.predict(synth_dir / "wave" / "1.npy").label in rec.classes

@@ -45,7 +45,7 @@ def save_weights(stage: Path, model: torch.nn.Module) -> None:
     save_file(state, str(stage / WEIGHTS), metadata={"format": "motionscope"})
 
 
-KEEP = ("keypoints",)  # caches living under a bundle that a retrain keeps (see `train VIDEOS`)
+KEEP = ("keypoints", "features")  # caches under a bundle that a retrain keeps (`train VIDEOS`)
 
 
 def publish(stage: Path, out: Path) -> Path:

@@ -27,7 +27,13 @@ def evaluate_bundle(
     Writes ``out/metrics.json`` and ``out/confusion_matrix.png`` when ``out`` is given.
     """
     rec = Recognizer.load(run)
-    ds = load_keypoint_dataset(data, layout=rec.layout, fmt=fmt, progress=progress)
+    rgb = rec.bundle.config.get("input_kind") == "frames"
+    if rgb:  # an RGB model: a video dataset (class folders of videos or a manifest)
+        from motionscope.data.videos import load_video_dataset
+
+        ds = load_video_dataset(data)
+    else:
+        ds = load_keypoint_dataset(data, layout=rec.layout, fmt=fmt, progress=progress)
     unknown = [c for c in ds.classes if c not in rec.classes]
     if unknown:
         raise DataError(
@@ -36,9 +42,13 @@ def evaluate_bundle(
         )
     index = {c: i for i, c in enumerate(rec.classes)}
     y_true = np.array([index[s.label] for s in ds.samples], dtype=np.int64)
-    probs = rec.probabilities([s.data for s in ds.samples])
+    if rgb:
+        probs = rec.probabilities([s.path for s in ds.samples], progress=progress)
+    else:
+        probs = rec.probabilities([s.data for s in ds.samples])
+    what = "videos" if rgb else "sequences"
     metrics = classification_metrics(
-        y_true, probs.argmax(-1), rec.classes, f"all of {data} ({len(ds)} sequences)"
+        y_true, probs.argmax(-1), rec.classes, f"all of {data} ({len(ds)} {what})"
     )
     if out is not None:
         out = Path(out)

@@ -17,15 +17,25 @@ def metrics_table(classes: list[str], metrics: dict) -> list[str]:
     return lines
 
 
+def _data_line(config: dict) -> str:
+    n = config["data"]["n_sequences"]
+    if config.get("input_kind") == "frames":
+        s = config["sampling"]
+        return (
+            f"- data: {n} videos; {s['frames']} frames a clip ({s['mode']} sampling), "
+            f"{s['size']}x{s['size']} crops of frames resized to {s['resize']} px"
+        )
+    pre = config["preprocessing"]
+    return f"- data: {n} sequences, layout {pre['layout']['name']}, window {pre['window']} frames"
+
+
 def write_report(path: Path, config: dict, classes: list[str], metrics: dict) -> Path:
     m = metrics
     lines = [
         f"# {config['model']['name']} on {config['data']['source']}",
         "",
         f"- classes ({len(classes)}): {', '.join(classes)}",
-        f"- data: {config['data']['n_sequences']} sequences, layout "
-        f"{config['preprocessing']['layout']['name']}, window "
-        f"{config['preprocessing']['window']} frames",
+        _data_line(config),
         f"- split: {m['split']} ({config['split']['n_train']} train / "
         f"{config['split']['n_val']} validation / {m['n_test']} test)",
         f"- parameters: {config['model']['parameters']:,}",

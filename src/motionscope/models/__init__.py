@@ -1,6 +1,7 @@
 """Architectures, registered by name. Importing this package registers the built-in ones."""
 
-from motionscope.models import kpnet, seed_lstm  # noqa: F401  (registers "kpnet", "seed-lstm")
+# registers "kpnet", "seed-lstm", and the RGB models "cnn-lstm", "c3d-lstm-gru", "r2plus1d"
+from motionscope.models import kpnet, rgb, seed_lstm  # noqa: F401
 from motionscope.models.registry import (
     ModelInfo,
     count_parameters,

@@ -31,6 +31,9 @@ class ModelInfo:
     optim: dict[str, Any] = field(default_factory=dict)  # OptimConfig fields
     hparams: dict[str, Any] = field(default_factory=dict)  # builder keyword defaults
     standardize: bool = False  # z-score each input column with training-set statistics
+    # input_kind "frames": SamplingConfig fields (motionscope.video.sampling) the model was
+    # designed for (frames per clip, crop size ...); the builder then ignores input_dim
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def build(self, *, input_dim: int, num_classes: int, window: int, **hparams: Any) -> nn.Module:
         kwargs = {**self.hparams, **hparams}
@@ -50,6 +53,7 @@ def register_model(
     optim: dict[str, Any] | None = None,
     hparams: dict[str, Any] | None = None,
     standardize: bool = False,
+    sampling: dict[str, Any] | None = None,
 ) -> Callable[[Builder], Builder]:
     def deco(fn: Builder) -> Builder:
         if name in _REGISTRY:
@@ -64,6 +68,7 @@ def register_model(
             optim=dict(optim or {}),
             hparams=dict(hparams or {}),
             standardize=standardize,
+            sampling=dict(sampling or {}),
         )
         return fn
 

@@ -40,6 +40,7 @@ from motionscope.keypoints.features import FeatureConfig
 from motionscope.keypoints.preprocess import Preprocessor
 from motionscope.models.classifier import Classifier, predict_proba
 from motionscope.models.registry import ModelInfo, count_parameters, get_model_info
+from motionscope.train.calibrate import calibrate, model_logits
 from motionscope.train.config import OptimConfig, TrainConfig, auto_threads
 from motionscope.train.data import AugmentedSequences, FixedInputs
 from motionscope.train.module import ActionModule, BestWeights
@@ -155,10 +156,37 @@ def fit_model(
         else FixedInputs(fixed_train, y_train)
     )
     val_set = FixedInputs(pre.batch([s.data for s in val.samples]), y_val)
+    return fit_loop(
+        model,
+        train_set,
+        val_set,
+        optim,
+        cfg,
+        log_dir,
+        seed=seed,
+        class_weights=_class_weights(y_train, n_classes),
+    )
+
+
+def fit_loop(
+    model: torch.nn.Module,
+    train_set: torch.utils.data.Dataset,
+    val_set: torch.utils.data.Dataset,
+    optim: OptimConfig,
+    cfg: TrainConfig,
+    log_dir: Path | None,
+    *,
+    seed: int,
+    class_weights: torch.Tensor,
+    val_batch_size: int = 256,
+) -> FitResult:
+    """The Lightning loop every input kind shares: shuffled batches, early stopping on the
+    validation loss with patience counted in updates, best weights restored, CSV and TensorBoard
+    logs in ``log_dir``, ``cfg``'s devices/strategy/precision. Returns ``model`` trained."""
     gen = torch.Generator().manual_seed(seed)
     bs = min(optim.batch_size, len(train_set))
     train_loader = DataLoader(train_set, batch_size=bs, shuffle=True, generator=gen)
-    val_loader = DataLoader(val_set, batch_size=256)
+    val_loader = DataLoader(val_set, batch_size=val_batch_size)
     updates_per_epoch = max(1, math.ceil(len(train_set) / bs / max(1, cfg.devices)))
     patience = max(3, math.ceil(optim.patience_updates / updates_per_epoch))
     best = BestWeights()
@@ -191,7 +219,7 @@ def fit_model(
         log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
-    module = ActionModule(model, optim, _class_weights(y_train, n_classes))
+    module = ActionModule(model, optim, class_weights)
     t0 = time.perf_counter()
     trainer.fit(module, train_loader, val_loader)
     seconds = time.perf_counter() - t0
@@ -211,6 +239,23 @@ def _window_for(ds: KeypointDataset, cfg: TrainConfig) -> int:
 def _evaluate(model: Classifier, pre: Preprocessor, test: KeypointDataset, split: str) -> dict:
     probs = predict_proba(model, pre.batch([s.data for s in test.samples]))
     return classification_metrics(test.labels, probs.argmax(-1), test.classes, split)
+
+
+def holdout_split(
+    ds, spec: SplitSpec, cfg: TrainConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train / validation / test indices of ``ds`` (a keypoint or video dataset) for a non-kfold
+    split strategy; a clear error when a part would be empty."""
+    train_idx, test_idx = split_dataset(
+        ds, spec, test_fraction=cfg.test_fraction, seed=cfg.seed, test_groups=cfg.test_groups
+    )
+    train_idx, val_idx = validation_split(ds, train_idx, spec, cfg.val_fraction, cfg.seed)
+    if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
+        raise DataError(
+            f"not enough sequences to split {len(ds)} into train/val/test "
+            f"({len(train_idx)}/{len(val_idx)}/{len(test_idx)}); record more data"
+        )
+    return train_idx, val_idx, test_idx
 
 
 def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) -> TrainResult:
@@ -266,15 +311,7 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
         metrics["cv"] = cv
         train_idx, test_idx, val_idx = tr, np.array([], dtype=np.int64), va
     else:
-        train_idx, test_idx = split_dataset(
-            ds, spec, test_fraction=cfg.test_fraction, seed=cfg.seed, test_groups=cfg.test_groups
-        )
-        train_idx, val_idx = validation_split(ds, train_idx, spec, cfg.val_fraction, cfg.seed)
-        if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
-            raise DataError(
-                f"not enough sequences to split {len(ds)} into train/val/test "
-                f"({len(train_idx)}/{len(val_idx)}/{len(test_idx)}); record more data"
-            )
+        train_idx, val_idx, test_idx = holdout_split(ds, spec, cfg)
         fit = fit_model(
             info, pre, ds.subset(train_idx), ds.subset(val_idx), cfg, logs, seed=cfg.seed
         )
@@ -285,6 +322,8 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
     metrics["epochs"] = fit.epochs
     metrics["best_epoch"] = fit.best_epoch
     n_params = count_parameters(fit.model.net)
+    val_inputs = pre.batch([ds.samples[i].data for i in val_idx])
+    calibration = calibrate(model_logits(fit.model, val_inputs), ds.labels[val_idx])
     config = {
         "format_version": FORMAT_VERSION,
         "motionscope_version": __version__,
@@ -302,23 +341,38 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
             "n_test": len(test_idx),
         },
         "data": ds.summary(),
+        "calibration": calibration,  # temperature + unknown threshold (train/calibrate.py)
     }
-    save_weights(stage, fit.model)
+    write_bundle(stage, out, fit.model, config, ds.classes, metrics)
+    return TrainResult(out, metrics, time.perf_counter() - t_start)
+
+
+def write_bundle(
+    stage: Path,
+    out: Path,
+    model: torch.nn.Module,
+    config: dict,
+    classes: list[str],
+    metrics: dict,
+) -> Path:
+    """Weights, config, classes, metrics and ``report/`` (curves from ``stage/logs``, confusion
+    matrix, report.md) into the staging directory, then publish it as ``out``."""
+    name = config["model"]["name"]
+    save_weights(stage, model)
     write_json(stage / CONFIG, config)
-    write_json(stage / CLASSES, ds.classes)
+    write_json(stage / CLASSES, classes)
     write_json(stage / METRICS, metrics)
     report = stage / REPORT
     plot_curves(
         read_epoch_log(stage / "logs" / "metrics.csv"),
         report / "curves.png",
-        f"{info.name}: training curves",
+        f"{name}: training curves",
     )
     plot_confusion_matrix(
         metrics["confusion_matrix"],
-        ds.classes,
+        classes,
         report / "confusion_matrix.png",
-        f"{info.name} — {metrics['split']}"[:80],
+        f"{name} — {metrics['split']}"[:80],
     )
-    write_report(report / "report.md", config, ds.classes, metrics)
-    publish(stage, out)
-    return TrainResult(out, metrics, time.perf_counter() - t_start)
+    write_report(report / "report.md", config, classes, metrics)
+    return publish(stage, out)
