@@ -7,16 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 import motionscope
 from motionscope.cli import app
-from motionscope.data.loaders import load_keypoint_dataset
-from motionscope.data.synth import synth_sequence, write_synthetic_keypoints
+from motionscope.data.synth import synth_sequence
 from motionscope.errors import DataError
 from motionscope.infer.backend import softmax
-from motionscope.train import TrainConfig, train
 from motionscope.train.calibrate import (
     T_MIN,
     calibrate,
@@ -27,6 +24,7 @@ from motionscope.train.calibrate import (
     threshold_rule,
     unknown_threshold,
 )
+from tests.helpers import train_kpnet_bundle
 
 
 def _logits_with_temperature(t_true: float, n: int = 4000, classes: int = 5, seed: int = 0):
@@ -121,12 +119,8 @@ def test_ece_is_zero_for_perfectly_calibrated_bins():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("cal")
-    write_synthetic_keypoints(root / "data", classes=3, per_class=10, frames=16, seed=2)
-    ds = load_keypoint_dataset(root / "data")
-    train(ds, root / "run", TrainConfig(model="kpnet", epochs=3, progress=False, threads=1))
-    return root / "run"
+    return train_kpnet_bundle(root, classes=3, per_class=10, frames=16, seed=2, epochs=3)
 
 
 def _clips(n=4):

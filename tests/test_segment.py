@@ -8,13 +8,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 import motionscope
 from motionscope.cli import app
-from motionscope.data.loaders import load_keypoint_dataset
-from motionscope.data.synth import synth_sequence, write_synthetic_keypoints
+from motionscope.data.synth import synth_sequence
 from motionscope.errors import DataError
 from motionscope.infer.segment import (
     UNKNOWN,
@@ -25,7 +23,7 @@ from motionscope.infer.segment import (
     smooth_probabilities,
     window_starts,
 )
-from motionscope.train import TrainConfig, train
+from tests.helpers import train_kpnet_bundle
 
 FPS = 15.0
 
@@ -132,12 +130,8 @@ CLIPS = 2  # 30-frame clips per action: 4 s per segment at 15 fps
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("seg")
-    write_synthetic_keypoints(root / "data", classes=4, per_class=20, frames=30, seed=0)
-    ds = load_keypoint_dataset(root / "data")
-    train(ds, root / "run", TrainConfig(model="kpnet", epochs=8, progress=False, threads=1))
-    return root / "run"
+    return train_kpnet_bundle(root, classes=4, per_class=20, frames=30, seed=0, epochs=8)
 
 
 def _long_sequence(order, seed=5):

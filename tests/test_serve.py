@@ -20,17 +20,14 @@ import pytest
 pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e '.[serve]'")
 pytest.importorskip("httpx", reason="needs httpx (the dev extra) for TestClient")
 
-import torch  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 import motionscope  # noqa: E402
-from motionscope.data.loaders import load_keypoint_dataset  # noqa: E402
-from motionscope.data.synth import write_synthetic_keypoints  # noqa: E402
 from motionscope.serve import ServeSettings, create_app  # noqa: E402
 from motionscope.serve.limits import Deadline, key_matches, sniff_video  # noqa: E402
-from motionscope.train import TrainConfig, train  # noqa: E402
 from motionscope.video.synth import render_clip, sample_rng, write_video  # noqa: E402
+from tests.helpers import train_kpnet_bundle  # noqa: E402
 
 SIZE = (256, 192)
 FPS = 15
@@ -39,11 +36,7 @@ FRAMES = 8
 
 def tiny_bundle(root: Path) -> Path:
     """A kpnet bundle trained for two epochs on synthetic holistic keypoints (a few seconds)."""
-    torch.set_num_threads(1)
-    write_synthetic_keypoints(root / "data", classes=3, per_class=10, frames=FRAMES, seed=1)
-    ds = load_keypoint_dataset(root / "data")
-    train(ds, root / "run", TrainConfig(model="kpnet", epochs=2, progress=False, threads=1))
-    return root / "run"
+    return train_kpnet_bundle(root, classes=3, per_class=10, frames=FRAMES, seed=1, epochs=2)
 
 
 def person_video(path: Path, frames: int = FRAMES, action: str = "wave", seed: int = 0) -> Path:

@@ -75,6 +75,17 @@ class Bundle:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return load_file(str(self.path / WEIGHTS))
 
+    def load_weights_into(self, model: torch.nn.Module, where: Path | str | None = None) -> None:
+        """Load the bundle's weights into ``model`` (built from its config.json); keys or shapes
+        that do not match raise a :class:`BundleError` naming ``where`` (default: the bundle)."""
+        try:
+            model.load_state_dict(self.state_dict())
+        except RuntimeError as e:
+            raise BundleError(
+                f"{self.path if where is None else where}: weights do not match the architecture "
+                f"in config.json: {str(e).splitlines()[0]}"
+            ) from e
+
 
 def _read_json(path: Path) -> object:
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,12 +25,19 @@ class Sample:
     split: str | None = None  # "train" / "val" / "test" when fixed by a manifest
 
 
-@dataclass
-class KeypointDataset:
-    samples: list[Sample]
-    layout: Layout
-    classes: list[str] = field(default_factory=list)
-    source: str = ""
+_D = TypeVar("_D", bound="LabelledSamples")
+
+
+class LabelledSamples:
+    """What the keypoint and the video datasets share: ``samples`` (each with a ``label``),
+    ``classes`` (sorted labels unless given) and ``source``; counts, class indices, subsets and
+    the trainability check. A subclass (a dataclass with those fields) names its samples in
+    ``_unit`` for messages and rebuilds itself from samples and classes in :meth:`_rebuild`."""
+
+    samples: Sequence[Any]
+    classes: list[str]
+    source: str
+    _unit = "sequences"
 
     def __post_init__(self) -> None:
         if not self.classes:
@@ -47,17 +56,41 @@ class KeypointDataset:
         c = Counter(s.label for s in self.samples)
         return {name: c.get(name, 0) for name in self.classes}
 
-    def subset(self, indices: np.ndarray | list[int]) -> KeypointDataset:
-        return KeypointDataset(
-            [self.samples[i] for i in indices], self.layout, list(self.classes), self.source
-        )
+    def _rebuild(self: _D, samples: list, classes: list[str]) -> _D:
+        raise NotImplementedError
 
-    def select_classes(self, names: list[str]) -> KeypointDataset:
+    def subset(self: _D, indices: np.ndarray | list[int]) -> _D:
+        return self._rebuild([self.samples[i] for i in indices], list(self.classes))
+
+    def select_classes(self: _D, names: list[str]) -> _D:
         missing = [n for n in names if n not in self.classes]
         if missing:
             raise DataError(f"classes {missing} not found in {self.source}; it has {self.classes}")
         kept = [s for s in self.samples if s.label in names]
-        return KeypointDataset(kept, self.layout, list(names), self.source)
+        return self._rebuild(kept, list(names))
+
+    def check_trainable(self) -> None:
+        """At least two classes, each with at least one sample."""
+        counts = self.counts()
+        empty = [c for c, n in counts.items() if n == 0]
+        if empty:
+            raise DataError(f"classes {empty} have no {self._unit} in {self.source}")
+        if len(counts) < 2:
+            raise DataError(
+                f"need at least 2 classes to train, found {len(counts)} ({list(counts)}) in "
+                f"{self.source}; put each class's {self._unit} in its own folder"
+            )
+
+
+@dataclass
+class KeypointDataset(LabelledSamples):
+    samples: list[Sample]
+    layout: Layout
+    classes: list[str] = field(default_factory=list)
+    source: str = ""
+
+    def _rebuild(self, samples: list[Sample], classes: list[str]) -> KeypointDataset:
+        return KeypointDataset(samples, self.layout, classes, self.source)
 
     def summary(self) -> dict:
         lengths = [s.data.shape[0] for s in self.samples]
@@ -73,15 +106,3 @@ class KeypointDataset:
                 "max": int(max(lengths)) if lengths else 0,
             },
         }
-
-    def check_trainable(self) -> None:
-        """At least two classes, each with at least one sequence."""
-        counts = self.counts()
-        empty = [c for c, n in counts.items() if n == 0]
-        if empty:
-            raise DataError(f"classes {empty} have no sequences in {self.source}")
-        if len(counts) < 2:
-            raise DataError(
-                f"need at least 2 classes to train, found {len(counts)} ({list(counts)}) in "
-                f"{self.source}; put each class's sequences in its own folder"
-            )

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from motionscope.data.dataset import LabelledSamples
 from motionscope.data.manifest import ManifestRow, read_manifest
 from motionscope.errors import DataError
 from motionscope.video.decode import is_frame_folder, is_video_file, natural_key
@@ -58,44 +57,20 @@ class VideoSample:
 
 
 @dataclass
-class VideoDataset:
+class VideoDataset(LabelledSamples):
     samples: list[VideoSample]
     classes: list[str] = field(default_factory=list)
     source: str = ""
     info: dict = field(default_factory=dict)  # how it was built (split lists ...), for summary()
 
-    def __post_init__(self) -> None:
-        if not self.classes:
-            self.classes = sorted({s.label for s in self.samples})
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    @property
-    def labels(self) -> np.ndarray:
-        """Class index of every sample, in ``classes`` order."""
-        index = {c: i for i, c in enumerate(self.classes)}
-        return np.array([index[s.label] for s in self.samples], dtype=np.int64)
+    _unit = "videos"
 
     @property
     def paths(self) -> list[Path]:
         return [s.path for s in self.samples]
 
-    def counts(self) -> dict[str, int]:
-        c = Counter(s.label for s in self.samples)
-        return {name: c.get(name, 0) for name in self.classes}
-
-    def subset(self, indices: np.ndarray | list[int]) -> VideoDataset:
-        return VideoDataset(
-            [self.samples[i] for i in indices], list(self.classes), self.source, dict(self.info)
-        )
-
-    def select_classes(self, names: list[str]) -> VideoDataset:
-        missing = [n for n in names if n not in self.classes]
-        if missing:
-            raise DataError(f"classes {missing} not found in {self.source}; it has {self.classes}")
-        kept = [s for s in self.samples if s.label in names]
-        return VideoDataset(kept, list(names), self.source, dict(self.info))
+    def _rebuild(self, samples: list[VideoSample], classes: list[str]) -> VideoDataset:
+        return VideoDataset(samples, classes, self.source, dict(self.info))
 
     def summary(self) -> dict:
         splits = Counter(s.split for s in self.samples if s.split)
@@ -112,18 +87,6 @@ class VideoDataset:
             out["splits"] = dict(sorted(splits.items()))
         out.update(self.info)
         return out
-
-    def check_trainable(self) -> None:
-        """At least two classes, each with at least one video."""
-        counts = self.counts()
-        empty = [c for c, n in counts.items() if n == 0]
-        if empty:
-            raise DataError(f"classes {empty} have no videos in {self.source}")
-        if len(counts) < 2:
-            raise DataError(
-                f"need at least 2 classes to train, found {len(counts)} ({list(counts)}) in "
-                f"{self.source}; put each class's videos in its own folder"
-            )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -138,13 +138,7 @@ def load_frames_recognizer(
         window=sampling.frames,
         **cfg["model"].get("hparams", {}),
     )
-    try:
-        net.load_state_dict(bundle.state_dict())
-    except RuntimeError as e:
-        raise BundleError(
-            f"{bundle.path}: weights do not match the architecture in config.json: "
-            f"{str(e).splitlines()[0]}"
-        ) from e
+    bundle.load_weights_into(net)
     net.eval()
     if threads:
         torch.set_num_threads(threads)

@@ -132,13 +132,7 @@ class Recognizer:
             **cfg["model"].get("hparams", {}),
         )
         model = Classifier(net, pre.input_dim)
-        try:
-            model.load_state_dict(bundle.state_dict())
-        except RuntimeError as e:
-            raise BundleError(
-                f"{run}: weights do not match the architecture in config.json: "
-                f"{str(e).splitlines()[0]}"
-            ) from e
+        bundle.load_weights_into(model, run)
         model.eval()
         if threads:
             torch.set_num_threads(threads)

@@ -34,6 +34,22 @@ from motionscope.models.registry import register_model
 
 SCRATCH_MEAN = (0.45, 0.45, 0.45)  # on 0..1 pixels; from-scratch models learn around it
 SCRATCH_STD = (0.225, 0.225, 0.225)
+# What every RGB model here samples from a video (SamplingConfig fields), unless trained otherwise.
+RGB_SAMPLING = {"frames": 16, "mode": "uniform", "size": 112, "resize": 128}
+
+
+def _rgb_optim(*, lr: float, batch_size: int, max_epochs: int, patience_updates: int) -> dict:
+    """The optimiser defaults the RGB models share (AdamW, label smoothing, clipping)."""
+    return {
+        "optimizer": "adamw",
+        "lr": lr,
+        "weight_decay": 1e-2,
+        "label_smoothing": 0.1,
+        "batch_size": batch_size,
+        "max_epochs": max_epochs,
+        "patience_updates": patience_updates,
+        "grad_clip": 1.0,
+    }
 
 
 class FrameInput(nn.Module):
@@ -168,17 +184,8 @@ class CnnLstm(nn.Module):
         "blocks fine-tuned) -> LSTM(256) -> linear"
     ),
     input_kind="frames",
-    sampling={"frames": 16, "mode": "uniform", "size": 112, "resize": 128},
-    optim={
-        "optimizer": "adamw",
-        "lr": 1e-3,
-        "weight_decay": 1e-2,
-        "label_smoothing": 0.1,
-        "batch_size": 16,
-        "max_epochs": 60,
-        "patience_updates": 200,
-        "grad_clip": 1.0,
-    },
+    sampling=RGB_SAMPLING,
+    optim=_rgb_optim(lr=1e-3, batch_size=16, max_epochs=60, patience_updates=200),
     hparams={"hidden": 256, "layers": 1, "dropout": 0.3, "feature_dropout": 0.2},
 )
 def cnn_lstm(
@@ -267,17 +274,8 @@ class C3dLstmGru(nn.Module):
         "-> dense(64)"
     ),
     input_kind="frames",
-    sampling={"frames": 16, "mode": "uniform", "size": 112, "resize": 128},
-    optim={
-        "optimizer": "adamw",
-        "lr": 2e-3,
-        "weight_decay": 1e-2,
-        "label_smoothing": 0.1,
-        "batch_size": 8,
-        "max_epochs": 40,
-        "patience_updates": 300,
-        "grad_clip": 1.0,
-    },
+    sampling=RGB_SAMPLING,
+    optim=_rgb_optim(lr=2e-3, batch_size=8, max_epochs=40, patience_updates=300),
     hparams={
         "channels": [16, 32, 64, 128],
         "lstm": 128,
@@ -371,17 +369,8 @@ class R2Plus1d(nn.Module):
     "r2plus1d",
     description="RGB from scratch: small residual (2+1)D CNN (3 blocks, 24-96 channels)",
     input_kind="frames",
-    sampling={"frames": 16, "mode": "uniform", "size": 112, "resize": 128},
-    optim={
-        "optimizer": "adamw",
-        "lr": 2e-3,
-        "weight_decay": 1e-2,
-        "label_smoothing": 0.1,
-        "batch_size": 8,
-        "max_epochs": 40,
-        "patience_updates": 300,
-        "grad_clip": 1.0,
-    },
+    sampling=RGB_SAMPLING,
+    optim=_rgb_optim(lr=2e-3, batch_size=8, max_epochs=40, patience_updates=300),
     hparams={"channels": [24, 48, 96], "dropout": 0.3},
 )
 def r2plus1d(

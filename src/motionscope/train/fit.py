@@ -258,6 +258,24 @@ def holdout_split(
     return train_idx, val_idx, test_idx
 
 
+def _resolve_split(cfg: TrainConfig, ds) -> tuple[TrainConfig, SplitSpec]:
+    """``cfg`` with its split strategy filled in when unset (``manifest`` when the samples carry
+    fixed splits, else ``stratified``), and that strategy parsed."""
+    if not cfg.split:
+        cfg = replace(cfg, split="manifest" if any(s.split for s in ds.samples) else "stratified")
+    return cfg, SplitSpec.parse(cfg.split)
+
+
+def _split_entry(strategy: str, train_idx, val_idx, test_idx) -> dict:
+    """The bundle config's ``split`` entry: the strategy and the size of each part."""
+    return {
+        "strategy": strategy,
+        "n_train": len(train_idx),
+        "n_val": len(val_idx),
+        "n_test": len(test_idx),
+    }
+
+
 def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) -> TrainResult:
     """Split ``ds``, train ``cfg.model``, evaluate on the held-out split, write the bundle."""
     cfg = cfg or TrainConfig()
@@ -267,9 +285,7 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
     info = get_model_info(cfg.model)
     if info.input_kind != "keypoints":
         raise DataError(f"model {cfg.model!r} takes {info.input_kind}, not keypoint sequences")
-    if not cfg.split:
-        cfg = replace(cfg, split="manifest" if any(s.split for s in ds.samples) else "stratified")
-    spec = SplitSpec.parse(cfg.split)
+    cfg, spec = _resolve_split(cfg, ds)
     if spec.kind == "kfold" and cfg.devices > 1:
         raise DataError("kfold cross-validation runs on one device; drop --devices or the kfold")
     pre = Preprocessor(ds.layout, _window_for(ds, cfg), _features_for(info, cfg))
@@ -334,12 +350,7 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
         "augment": asdict(_augment_for(info, cfg)),
         "optim": asdict(_optim_for(info, cfg)),
         "train": asdict(cfg),
-        "split": {
-            "strategy": split_text,
-            "n_train": len(train_idx),
-            "n_val": len(val_idx),
-            "n_test": len(test_idx),
-        },
+        "split": _split_entry(split_text, train_idx, val_idx, test_idx),
         "data": ds.summary(),
         "calibration": calibration,  # temperature + unknown threshold (train/calibrate.py)
     }

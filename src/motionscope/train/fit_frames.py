@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import lightning as L
@@ -34,7 +34,6 @@ from torch.utils.data import Dataset
 
 from motionscope import __version__
 from motionscope.bundle import FORMAT_VERSION, prepare_staging
-from motionscope.data.splits import SplitSpec
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics
 from motionscope.models.efficientnet_lite import N_BLOCKS, NAME, load_backbone_weights
@@ -49,6 +48,8 @@ from motionscope.train.fit import (
     _is_rank_zero,
     _optim_for,
     _quiet_lightning,
+    _resolve_split,
+    _split_entry,
     fit_loop,
     holdout_split,
     write_bundle,
@@ -279,9 +280,7 @@ def train_frames(
             f"model {cfg.model!r} takes {info.input_kind}; RGB models: "
             "cnn-lstm, c3d-lstm-gru, r2plus1d"
         )
-    if not cfg.split:
-        cfg = replace(cfg, split="manifest" if any(s.split for s in ds.samples) else "stratified")
-    spec = SplitSpec.parse(cfg.split)
+    cfg, spec = _resolve_split(cfg, ds)
     if spec.kind == "kfold":
         raise DataError(
             "kfold cross-validation is not available for RGB models (one model per fold is too "
@@ -401,12 +400,7 @@ def train_frames(
         "optim": asdict(optim),
         "train": asdict(cfg),
         "frames": asdict(fcfg),
-        "split": {
-            "strategy": split_text,
-            "n_train": len(train_idx),
-            "n_val": len(val_idx),
-            "n_test": len(test_idx),
-        },
+        "split": _split_entry(split_text, train_idx, val_idx, test_idx),
         "data": ds.summary(),
         "calibration": calibration,
     }

@@ -1,0 +1,46 @@
+"""Builders shared by several test modules: torch thread limits and tiny trained bundles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from motionscope.data.loaders import load_keypoint_dataset
+from motionscope.data.synth import write_synthetic_keypoints
+from motionscope.train import TrainConfig, train
+
+
+@contextmanager
+def torch_threads(n: int = 1) -> Iterator[None]:
+    """Run the block with ``n`` torch threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_kpnet_bundle(
+    root: Path,
+    *,
+    classes: int,
+    per_class: int,
+    frames: int,
+    seed: int,
+    epochs: int,
+    window: int | None = None,
+) -> Path:
+    """Synthetic holistic keypoints in ``root/data`` -> a kpnet bundle in ``root/run`` (one torch
+    thread, left set for the module that asked)."""
+    torch.set_num_threads(1)
+    write_synthetic_keypoints(
+        root / "data", classes=classes, per_class=per_class, frames=frames, seed=seed
+    )
+    ds = load_keypoint_dataset(root / "data", progress=False)
+    cfg = TrainConfig(model="kpnet", epochs=epochs, window=window, progress=False, threads=1)
+    train(ds, root / "run", cfg)
+    return root / "run"
