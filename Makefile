@@ -1,6 +1,6 @@
 # motionscope — everything a new user runs, on a fresh machine, with nothing installed by hand.
 #   make setup   create .venv and install (torch CPU first, then the package)
-#   make demo    synthetic data -> train -> evaluate -> predict, a few minutes on 2 cores
+#   make demo    synthetic videos -> keypoints -> train -> evaluate -> predict, minutes on 2 cores
 #   make test    ruff (lint + format check) and the whole test suite
 
 PYTHON ?= python3

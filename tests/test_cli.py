@@ -65,3 +65,53 @@ def test_train_with_yaml_config_and_cli_override(tmp_path):
     cfg.write_text("modle: kpnet\n")
     r = runner.invoke(app, ["train", str(data), "--out", str(run), "--config", str(cfg)])
     assert r.exit_code == 2 and "modle" in r.output
+
+
+# ---------------------------------------------------------------------------------------------
+# demo (tiny sizes; `make demo` runs the defaults)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_demo_on_videos_extracts_trains_evaluates_and_predicts(tmp_path):
+    pytest.importorskip("mediapipe")
+    import numpy as np
+
+    from motionscope.video.synth import VIDEO_ACTIONS
+
+    out = tmp_path / "demo"
+    r = runner.invoke(app, ["demo", "--out", str(out), "--classes", "2", "--per-class", "2",
+                            "--heldout-per-class", "1", "--seconds", "0.4", "--size", "192x144",
+                            "--epochs", "2", "--workers", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    actions = sorted(VIDEO_ACTIONS[:2])
+    for part, n in (("train", 2), ("heldout", 1)):
+        for action in actions:
+            clips = sorted((out / "videos" / part / action).glob("*.mp4"))
+            assert len(clips) == n
+            for clip in clips:  # every video extracted to a (T, 1662) sequence
+                kp = np.load(out / "keypoints" / part / action / f"{clip.stem}.npy")
+                assert kp.shape == (6, 1662) and kp[:, :132].any()
+    assert json.loads((out / "run" / "classes.json").read_text()) == actions
+    heldout = json.loads((out / "eval" / "metrics.json").read_text())
+    assert heldout["n_test"] == 2  # the held-out videos, not the training split
+    for action in actions:  # predicted straight from the held-out video files
+        assert f"videos/heldout/{action}/0.mp4" in r.output
+    assert "pose detection" in r.output and "held-out accuracy" in r.output
+
+
+def test_demo_on_synthetic_keypoints(tmp_path):
+    out = tmp_path / "demo"
+    args = ["--classes", "2", "--per-class", "6", "--heldout-per-class", "2", "--epochs", "2"]
+    r = runner.invoke(app, ["demo", "--keypoints", "--out", str(out), *args])
+    assert r.exit_code == 0, r.output
+    assert len(list((out / "data").glob("*/*.npy"))) == 12
+    assert json.loads((out / "eval" / "metrics.json").read_text())["n_test"] == 4
+    assert not (out / "videos").exists()  # no video, no MediaPipe
+    assert "held-out accuracy" in r.output
+
+
+def test_demo_bad_size_is_one_line_error(tmp_path):
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--size", "big"])
+    assert r.exit_code == 2
+    assert "--size must look like" in r.output and "Traceback" not in r.output

@@ -135,6 +135,82 @@ def test_decode_count_rgb_order_and_every(tmp_path, codec, suffix):
     assert not info.is_frame_folder
 
 
+# The display matrix of a portrait phone video (iPhone, H.264 in .mov/.mp4): the stored pixels
+# are landscape and players turn them 90 degrees clockwise ("rotation of -90.00 degrees").
+PORTRAIT_PHONE_MATRIX = [0, 1 << 16, 0, -(1 << 16), 0, 0, 0, 0, 1 << 30]
+
+
+def write_rotated(path: Path, frames, matrix=None, degrees: float | None = None) -> Path:
+    """Like write_video, with a display matrix (raw, or a counter-clockwise rotation)."""
+    frames = list(frames)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "12"}
+        if matrix is not None:
+            stream.set_display_matrix(matrix)
+        if degrees is not None:
+            stream.set_display_rotation(degrees)
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def quadrants(frame: np.ndarray) -> list[int]:
+    """COLOURS indices of the top-left, top-right, bottom-left, bottom-right quarters."""
+    h, w = frame.shape[0] // 2, frame.shape[1] // 2
+    return [colour_index(q) for q in (frame[:h, :w], frame[:h, w:], frame[h:, :w], frame[h:, w:])]
+
+
+def test_display_matrix_rotation_gives_upright_frames(tmp_path):
+    h, w = 32, 64  # landscape pixels, as the phone stores them
+    img = np.zeros((h, w, 3), np.uint8)
+    img[: h // 2, : w // 2] = COLOURS[0]  # red top-left
+    img[: h // 2, w // 2 :] = COLOURS[1]  # green top-right
+    img[h // 2 :, : w // 2] = COLOURS[2]  # blue bottom-left
+    img[h // 2 :, w // 2 :] = COLOURS[3]  # white bottom-right
+    plain = write_rotated(tmp_path / "plain.mp4", [img] * 3)
+    assert quadrants(next(iter_frames(plain))) == [0, 1, 2, 3]
+    assert probe(plain).rotation == 0
+    # portrait phone video: turned 90 degrees clockwise, blue comes to the top-left
+    phone = write_rotated(tmp_path / "phone.mp4", [img] * 3, matrix=PORTRAIT_PHONE_MATRIX)
+    frames = list(iter_frames(phone))
+    assert len(frames) == 3
+    assert frames[0].shape == (w, h, 3) and frames[0].flags["C_CONTIGUOUS"]
+    assert quadrants(frames[0]) == [2, 0, 3, 1]
+    assert [quadrants(f) for f in iter_frames(phone, every=2)] == [[2, 0, 3, 1]] * 2
+    info = probe(phone)
+    assert (info.width, info.height, info.rotation) == (h, w, 270)
+    # the other turns, written with PyAV's counter-clockwise helper
+    for degrees, expected, shape in (
+        (90, [1, 3, 0, 2], (w, h, 3)),
+        (180, [3, 2, 1, 0], (h, w, 3)),
+    ):
+        path = write_rotated(tmp_path / f"ccw{degrees}.mp4", [img] * 2, degrees=degrees)
+        frame = next(iter_frames(path))
+        assert frame.shape == shape and quadrants(frame) == expected, degrees
+        assert probe(path).rotation == degrees
+
+
+def test_a_rotated_phone_video_is_extracted_upright(tmp_path):
+    n = 8
+    stored = [np.ascontiguousarray(np.rot90(cartoon(t, n), 1)) for t in range(n)]  # sideways
+    path = write_rotated(tmp_path / "phone.mp4", stored, matrix=PORTRAIT_PHONE_MATRIX)
+    with HolisticExtractor() as ex:
+        keypoints, sidecar = ex.extract_video(path)
+    assert (sidecar["width"], sidecar["height"], sidecar["rotation"]) == (W, H, 270)
+    pose = keypoints[:, :132].reshape(n, 33, 4)
+    found = pose[:, :, 3].sum(axis=1) > 0
+    assert found.mean() >= 0.75, found
+    nose, hips = pose[found, 0, :2], pose[found][:, [23, 24], :2].mean(axis=1)
+    assert (nose[:, 1] < hips[:, 1] - 0.2).all()  # head above the hips: upright
+    assert np.abs(nose[:, 0] - 0.5).max() < 0.1  # and centred as drawn
+
+
 def test_frame_folder_is_one_video_in_natural_order(tmp_path):
     folder = tmp_path / "clip"
     folder.mkdir()
@@ -160,7 +236,7 @@ def test_unreadable_videos_raise_data_errors_naming_the_file(tmp_path):
             list(iter_frames(path))
     with pytest.raises(DataError, match="every"):
         list(iter_frames(junk, every=0))
-    assert set(VIDEO_SUFFIXES) == {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+    assert set(VIDEO_SUFFIXES) == {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +269,87 @@ def test_process_gives_the_tutorial_layout_and_is_quiet(capfd):
     for block in ("face", "left_hand", "right_hand"):  # a block is all zeros or all filled in
         part = v[HOLISTIC.slice(block)]
         assert not part.any() or np.count_nonzero(part) > part.size // 2
+
+
+def test_prefetch_keeps_order_raises_errors_in_place_and_cleans_up():
+    import threading
+
+    from motionscope.pose.holistic import prefetch
+
+    closed = []
+
+    def source(n: int, fail_at: int | None = None):
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise DataError(f"broken at frame {i}")
+                yield np.full((2, 2, 3), i, np.uint8)
+        finally:
+            closed.append(threading.current_thread().name)
+
+    assert [int(f[0, 0, 0]) for f in prefetch(source(10), depth=3)] == list(range(10))
+    got = []
+    with pytest.raises(DataError, match="broken at frame 5"):
+        for f in prefetch(source(10, fail_at=5), depth=2):
+            got.append(int(f[0, 0, 0]))
+    assert got == [0, 1, 2, 3, 4]  # every frame before the error, then the error
+    it = prefetch(source(1000), depth=2)
+    assert int(next(it)[0, 0, 0]) == 0
+    it.close()  # a consumer that stops early (MediaPipe failed): the source is closed too
+    assert closed == ["motionscope-decode"] * 3  # closed in the decoding thread, every time
+    assert not [t for t in threading.enumerate() if t.name == "motionscope-decode"]
+
+
+LATE_WARNING = "landmark_projection_calculator"
+_LATE_WARNING_SCRIPT = """
+import os, sys
+import numpy as np
+from motionscope.pose import HolisticExtractor
+from tests.test_extract import cartoon
+
+ex = HolisticExtractor()
+if sys.argv[1] == "no-warm-up":
+    ex._warm_up = lambda: None
+with ex:
+    blank = np.full((240, 320, 3), 200, np.uint8)
+    for i, frame in enumerate([blank, blank] + [cartoon(t, 4) for t in range(4)]):
+        ex.process(frame)
+        os.write(2, f"frame {i} done\\n".encode())  # our own stderr output must get through
+    print("pose", bool(ex.process(cartoon(0, 4))[:132].any()))
+"""
+
+
+def test_the_first_pose_warning_does_not_leak_after_start_up(tmp_path):
+    """MediaPipe warns once per process when it first finds a pose; a video starting without a
+    person used to show that warning mid-batch. Fresh processes: the warning is once only."""
+
+    def run(mode: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", _LATE_WARNING_SCRIPT, mode],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            timeout=120,
+        )
+
+    warm = run("warm-up")
+    assert warm.returncode == 0, warm.stderr
+    assert "pose True" in warm.stdout
+    assert [f"frame {i} done" for i in range(6)] == [
+        line for line in warm.stderr.splitlines() if line.startswith("frame")
+    ]
+    assert LATE_WARNING not in warm.stderr and "W0000" not in warm.stderr, warm.stderr
+    # the control: without the warm-up frame MediaPipe prints it after the blank frames
+    cold = run("no-warm-up")
+    assert cold.returncode == 0, cold.stderr
+    assert LATE_WARNING in cold.stderr.split("frame 1 done")[1], cold.stderr
+
+
+def test_the_warm_up_frame_shows_a_person():
+    from motionscope.pose.holistic import warm_up_frame
+
+    with HolisticExtractor(static_image_mode=True) as ex:
+        assert ex.process(warm_up_frame())[:132].any()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -127,6 +127,109 @@ def test_hidden_files_and_folders_are_ignored(tmp_path, write_sequences, write_f
     assert {s.data.shape for s in ds.samples} == {(4, 126)}
 
 
+def _nested_sequences(root: Path) -> dict[str, float]:
+    """OUT/<class>/<subject>/[<take>/]<clip>.npy as `motionscope extract` mirrors a nested
+    video tree, plus the JSON sidecars and report it writes; returns source -> first value."""
+    values = {}
+    paths = [
+        "wave/alice/0.npy",
+        "wave/alice/10.npy",
+        "wave/alice/2.npy",
+        "wave/bob/morning/0.npy",
+        "wave/top.npy",
+        "clap/alice/0.npy",
+        "clap/bob/0.npy",
+    ]
+    for k, rel in enumerate(paths):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        np.save(p, np.full((3 + k, 126), float(k)))
+        p.with_suffix(".json").write_text("{}")  # extract sidecar: not a sequence
+        values[str(p)] = float(k)
+    (root / "extract-report.json").write_text("{}")
+    (root / "clap" / "carol").mkdir()  # a subject whose videos had no person: nothing to load
+    (root / "clap" / "carol" / "0.json").write_text("{}")
+    return values
+
+
+def test_sequences_at_any_depth_under_the_class_folder(tmp_path):
+    root = tmp_path / "out"
+    values = _nested_sequences(root)
+    assert detect_format(root) == "sequences"
+    ds = load(root)
+    assert ds.counts() == {"clap": 2, "wave": 5}
+    for s in ds.samples:
+        assert s.data[0, 0] == values[s.source]  # each file read once, with its own data
+        assert Path(s.source).relative_to(root).parts[0] == s.label
+    wave = [s for s in ds.samples if s.label == "wave"]
+    # natural order within the class, folders and files together; the sub-folder is the group
+    assert [Path(s.source).relative_to(root / "wave").as_posix() for s in wave] == [
+        "alice/0.npy",
+        "alice/2.npy",
+        "alice/10.npy",
+        "bob/morning/0.npy",
+        "top.npy",
+    ]
+    assert [s.order for s in wave] == list(range(5))
+    assert [s.group for s in wave] == ["alice", "alice", "alice", "bob/morning", None]
+    # a --group-pattern wins over the folder path
+    ds = load(root, group_pattern=r"/(alice|bob)/")
+    assert {s.group for s in ds.samples} == {"alice", "bob", None}
+    assert next(s for s in ds.samples if "morning" in s.source).group == "bob"
+
+
+def test_nested_sequences_split_by_subject_folder(tmp_path):
+    from motionscope.data.splits import SplitSpec, split_dataset
+
+    root = tmp_path / "out"
+    for label in ("a", "b"):
+        for person in ("p1", "p2", "p3"):
+            for take in range(2):
+                p = root / label / person / f"{take}.npy"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                np.save(p, np.zeros((2, 126)))
+    ds = load(root)
+    train_idx, test_idx = split_dataset(ds, SplitSpec.parse("group"), test_fraction=0.34, seed=0)
+    assert {s.group for s in ds.samples} == {"p1", "p2", "p3"}
+    train = {ds.samples[i].group for i in train_idx}
+    test = {ds.samples[i].group for i in test_idx}
+    assert train and test and not train & test
+
+
+def test_frame_folders_below_a_subject_folder(tmp_path):
+    root = tmp_path / "MP_Data"
+    for label, subjects in (("hello", ("ann", "ben")), ("thanks", ("ann",))):
+        for subject in subjects:
+            for seq in range(2):
+                folder = root / label / subject / str(seq)
+                folder.mkdir(parents=True)
+                for t in range(4):
+                    np.save(folder / f"{t}.npy", np.full(126, float(t)))
+    assert detect_format(root) == "frames"
+    ds = load(root)
+    assert ds.counts() == {"hello": 4, "thanks": 2}
+    for s in ds.samples:
+        assert s.data.shape == (4, 126)
+        np.testing.assert_array_equal(s.data[:, 0], np.arange(4, dtype=np.float32))
+        assert Path(s.source).is_dir() and s.group == Path(s.source).parent.name
+    # an empty folder beside sequence folders is still an empty sequence, not skipped
+    (root / "hello" / "ann" / "2").mkdir()
+    with pytest.raises(DataError) as err:
+        load(root)
+    assert_names(err, root / "hello" / "ann" / "2", "empty sequence")
+
+
+def test_a_manifest_row_naming_a_nested_class_folder(tmp_path):
+    root = tmp_path / "out"
+    _nested_sequences(root)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,label\n{root / 'wave'},hi\n{root / 'clap'},clap\n")
+    ds = load(manifest)
+    assert ds.counts() == {"clap": 2, "hi": 5}
+    hi = [s for s in ds.samples if s.label == "hi"]
+    assert [s.group for s in hi] == ["alice", "alice", "alice", "bob/morning", None]
+
+
 # ---------------------------------------------------------------------------------------------
 # frames: DATA/<class>/<seq>/<frame>.npy, each (D,)  (MP_Data)
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ def run(tmp_path_factory):
 
 def test_predict_video_file_and_frame_folder(run, tmp_path):
     video = cartoon_video(tmp_path / "wave.mp4", n=20)
-    rec = motionscope.load(run)
+    rec = motionscope.load(run, unknown_threshold=0)  # class labels, never "unknown"
     try:
         p = rec.predict(video)
         assert p.label in rec.classes and 0 <= p.confidence <= 1
@@ -89,7 +89,7 @@ def test_train_on_a_folder_of_videos_extracts_through_the_cache(tmp_path):
     r = CliRunner().invoke(app, args)  # retrain: the cache survives and is reused
     assert r.exit_code == 0, r.output
     assert (cache / "wave" / "w0.npy").stat().st_mtime_ns == stamp
-    rec = motionscope.load(out)
+    rec = motionscope.load(out, unknown_threshold=0)  # a class label, never "unknown"
     try:
         assert rec.predict(videos / "still" / "s0.avi").label in ("wave", "still")
     finally:

@@ -151,7 +151,8 @@ def test_holistic_finds_the_pose(detected):
     found = {
         a: float((_pose(kp)[:, :, 3].sum(axis=1) > 0).mean()) for a, (kp, _) in detected.items()
     }
-    assert np.mean(list(found.values())) >= 0.9, found
+    assert np.mean(list(found.values())) >= 0.95, found  # the target (bench: ~99%)
+    assert min(found.values()) >= 0.7, found  # no action the detector cannot see
 
 
 @pytest.mark.slow

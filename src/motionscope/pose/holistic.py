@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -101,6 +103,53 @@ def quiet_stderr(enabled: bool = True) -> Iterator[None]:
         os.close(devnull)
 
 
+def prefetch(frames: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
+    """Yield ``frames`` while a background thread produces the next ``depth`` of them.
+
+    Decoding (PyAV releases the GIL) then overlaps MediaPipe, which leaves part of a second
+    core idle. Errors of ``frames`` are raised here, in order; stopping early closes it."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if not put(("frame", frame)):
+                    return
+            last = ("end", None)
+        except BaseException as e:  # handed to the consumer, which raises it
+            last = ("error", e)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # a generator's clean-up (closing the video) in its own thread
+        put(last)
+
+    worker = threading.Thread(target=produce, name="motionscope-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "frame":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _landmarks(landmark_list, block, visibility: bool) -> np.ndarray | None:
     if landmark_list is None:
         return None
@@ -118,13 +167,33 @@ def _landmarks(landmark_list, block, visibility: bool) -> np.ndarray | None:
     return arr
 
 
+# MediaPipe logs one more warning the first time in a process that a pose is found
+# ("landmark_projection_calculator.cc:186] Using NORM_RECT without IMAGE_DIMENSIONS is only
+# supported for the square ROI ..."), which can be many frames after start-up (a video that
+# begins without a person). With ``quiet``, a frame of a synthetic cartoon person is run
+# through every new graph while its start-up noise is silenced anyway, so that warning is
+# spent there. The seed picks a frame the pose detector finds (checked by tests/test_extract.py).
+WARM_UP_SEED = 7
+WARM_UP_SIZE = (320, 240)
+
+
+def warm_up_frame() -> np.ndarray:
+    """The cartoon person frame :class:`HolisticExtractor` warms a new graph with."""
+    from motionscope.video.synth import render
+
+    return render("stand", np.random.default_rng(WARM_UP_SEED), WARM_UP_SIZE, 1).frames[0]
+
+
 class HolisticExtractor:
     """One MediaPipe Holistic graph, kept alive across frames and videos.
 
     ``quiet`` silences MediaPipe's C++ start-up lines (XNNPACK, absl, "Feedback manager").
     Its threads load the models *after* the graph is created, so file descriptor 2 points at
     /dev/null from graph creation (or :meth:`reset`) until the first frame has been processed;
-    anything else written to stderr in that window is lost too.
+    anything else written to stderr in that window is lost too. A quiet graph is also warmed
+    up with one frame of a cartoon person (see :data:`WARM_UP_SEED`), so MediaPipe's
+    once-per-process warning on the first pose found is silenced too, rather than surfacing in
+    the middle of a batch; anything MediaPipe prints after that reaches the terminal.
 
     >>> with HolisticExtractor() as ex:          # doctest: +SKIP
     ...     keypoints, info = ex.extract_video("clip.mp4")
@@ -193,11 +262,20 @@ class HolisticExtractor:
                     min_detection_confidence=s.min_detection_confidence,
                     min_tracking_confidence=s.min_tracking_confidence,
                 )
+                if self.quiet:
+                    self._warm_up()
             except BaseException:
                 self._quiet_end()
                 raise
             self._fresh = True
         return self
+
+    def _warm_up(self) -> None:
+        """One frame with a person through the new graph, then a reset (fd 2 is quiet)."""
+        frame = warm_up_frame()
+        frame.flags.writeable = False
+        self._graph.process(frame)
+        self._graph.reset()
 
     def reset(self) -> None:
         """Forget the tracking state (call between unrelated videos)."""
@@ -290,14 +368,21 @@ class HolisticExtractor:
         start = time.perf_counter()
         info = probe(path)
         decoded = 0
+        decode_seconds = 0.0  # of ``seconds``, the time spent decoding (the rest is MediaPipe)
 
         def counted():
-            nonlocal decoded
-            for frame in iter_frames(path, every):
+            nonlocal decoded, decode_seconds
+            frames = iter_frames(path, every)
+            while True:
+                t = time.perf_counter()
+                frame = next(frames, None)
+                decode_seconds += time.perf_counter() - t
+                if frame is None:
+                    return
                 decoded += 1
                 yield frame
 
-        keypoints, rates = self.extract_frames(counted())
+        keypoints, rates = self.extract_frames(prefetch(counted()))
         seconds = time.perf_counter() - start
         warnings = []
         expected = -(-info.frames // every) if info.frames else None  # ceil
@@ -320,9 +405,11 @@ class HolisticExtractor:
             "height": info.height,
             "duration": info.duration,
             "codec": info.codec,
+            "rotation": info.rotation,  # display-matrix turn applied (frames are upright)
             "detection_rate": {k: round(v, 4) for k, v in rates.items()},
             "settings": {**self.settings.to_dict(), "every": every},
             "seconds": round(seconds, 3),
+            "decode_seconds": round(decode_seconds, 3),
             "frames_per_second": round(keypoints.shape[0] / seconds, 2) if seconds else None,
             "warnings": warnings,
         }

@@ -10,6 +10,13 @@ decoded, rather than silently returning a shorter clip; the error says how many 
 A file FFmpeg cannot open at all (empty, not a video, no video stream) raises ``DataError``.
 Every message names the file. FFmpeg itself often conceals small errors and just ends early:
 such a video decodes without an error and is simply shorter than its header says.
+
+Rotation: phones record landscape pixels and store how to turn them for display in the
+stream's display matrix (``ffprobe``: "displaymatrix: rotation of -90.00 degrees"). Frames come
+out upright, as players show them: :func:`frame_to_rgb` turns each decoded frame by its
+``frame.rotation`` (FFmpeg's ``av_display_rotation_get``: degrees counter-clockwise, rounded
+to a quarter turn), and :func:`probe` reports the upright width and height and the rotation.
+Mirroring in a display matrix is not applied.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import numpy as np
 
 from motionscope.errors import DataError
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -48,6 +55,7 @@ class VideoInfo:
     duration: float | None  # seconds
     codec: str
     is_frame_folder: bool = False
+    rotation: int = 0  # degrees counter-clockwise applied to the decoded pixels (0/90/180/270)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,6 +125,34 @@ def _open(path: Path):
     return container
 
 
+def quarter_turns(rotation: float | None) -> int:
+    """Counter-clockwise quarter turns (0..3) for a display-matrix rotation in degrees."""
+    if not rotation:
+        return 0
+    return int(round(float(rotation) / 90.0)) % 4
+
+
+def frame_to_rgb(frame) -> np.ndarray:
+    """A decoded PyAV video frame -> upright ``uint8`` RGB ``(H, W, 3)``: the pixels turned by
+    the frame's display-matrix rotation, as a player shows them."""
+    rgb = frame.to_ndarray(format="rgb24")
+    k = quarter_turns(getattr(frame, "rotation", 0))
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+def _first_rotation(container, stream) -> int:
+    """Display-matrix rotation of the first frame (0 when it cannot be decoded): the matrix
+    lives in the stream header, which PyAV exposes only on decoded frames."""
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return quarter_turns(frame.rotation) * 90
+    except av.error.FFmpegError:
+        pass
+    return 0
+
+
 def _rate(stream) -> float | None:
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate:
@@ -157,16 +193,11 @@ def probe(path: Path | str) -> VideoInfo:
         if frames is None and fps and duration:
             frames = round(fps * duration)
         ctx = stream.codec_context
-        return VideoInfo(
-            str(path),
-            fps,
-            frames,
-            int(ctx.width),
-            int(ctx.height),
-            duration,
-            str(ctx.name),
-            False,
-        )
+        width, height, codec = int(ctx.width), int(ctx.height), str(ctx.name)
+        rotation = _first_rotation(container, stream)
+        if rotation in (90, 270):
+            width, height = height, width
+        return VideoInfo(str(path), fps, frames, width, height, duration, codec, False, rotation)
     finally:
         container.close()
 
@@ -185,7 +216,7 @@ def _iter_video(path: Path, every: int) -> Iterator[np.ndarray]:
         try:
             for frame in container.decode(stream):
                 if index % every == 0:
-                    yield frame.to_ndarray(format="rgb24")
+                    yield frame_to_rgb(frame)
                 index += 1
         except av.error.FFmpegError as e:
             reason = getattr(e, "strerror", None) or str(e)
