@@ -659,3 +659,22 @@ def test_real_clips_extract_without_errors(tmp_path, record_property):
         assert r["pose"] >= 0.5, name
     demo = np.load(tmp_path / "mmaction2" / "demo" / "demo.npy")
     assert demo.shape == (56, 1662)  # 280 frames, every 5th
+
+
+def test_sampling_a_rotated_video_gives_the_upright_frames(tmp_path):
+    from motionscope.video.sampling import SamplingConfig, sample_clip, sample_frames
+
+    h, w = 32, 64
+    img = np.zeros((h, w, 3), np.uint8)
+    img[: h // 2, : w // 2] = COLOURS[0]
+    img[: h // 2, w // 2 :] = COLOURS[1]
+    img[h // 2 :, : w // 2] = COLOURS[2]
+    img[h // 2 :, w // 2 :] = COLOURS[3]
+    phone = write_rotated(tmp_path / "phone.mp4", [img] * 6, matrix=PORTRAIT_PHONE_MATRIX)
+    cfg = SamplingConfig(frames=3, size=32, resize=32, flip=False, color_jitter=0.0)
+    seeked = sample_clip(phone, cfg)
+    full = sample_frames(np.stack(list(iter_frames(phone))), cfg)
+    np.testing.assert_array_equal(seeked, full)
+    # upright portrait (blue top-left, red top-right); the square crop's top rows are the
+    # lower part of the upper half
+    assert colour_index(seeked[0][:8, :8]) == 2 and colour_index(seeked[0][:8, -8:]) == 0

@@ -54,6 +54,7 @@ from motionscope.video.decode import (
     _open,
     _read_image,
     frame_files,
+    frame_to_rgb,
     iter_frames,
 )
 
@@ -305,7 +306,7 @@ def _decode_at(
             for position, frame in frames:
                 last = position
                 if position == w:
-                    out[w] = prep(frame.to_ndarray(format="rgb24"))
+                    out[w] = prep(frame_to_rgb(frame))
                     break
             else:
                 raise _CannotSeek(f"frame {w} never came")
@@ -383,7 +384,7 @@ def _decode_in_order(path: Path, n: int, wanted: set[int], prep: Callable) -> di
         stream.thread_type = "SLICE"
         for frame in container.decode(stream):
             if i in wanted:
-                out[i] = prep(frame.to_ndarray(format="rgb24"))
+                out[i] = prep(frame_to_rgb(frame))
             i += 1
     except (av.error.FFmpegError, OSError) as e:
         raise _CannotSeek(str(e)) from e
