@@ -174,6 +174,14 @@ def live_run(base: str, jpegs: list[bytes], in_flight: int, seconds: float) -> d
     }
 
 
+def _shown(path: Path) -> str:
+    """A path as recorded in the results: relative to the repository when inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return path.name
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=REPO / "demo-out" / "run",
@@ -221,7 +229,7 @@ def main() -> int:
         "command": "python bench/serve.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "note": "shared 2-core machine (other jobs running): absolute numbers are noisy",
-        "bundle": str(args.run),
+        "bundle": _shown(args.run),
         "server": {"workers": args.workers, "queue": args.queue, "host": HOST},
         "clip": {"seconds": 3, "size": "640x480", "fps": 15, "bytes": len(clip)},
         "in_process_predict_s": round(statistics.median(inproc), 3),
