@@ -571,3 +571,11 @@ def test_read_ts_missing_file(tmp_path):
     with pytest.raises(DataError) as err:
         read_ts(tmp_path / "missing.ts")
     assert_names(err, tmp_path / "missing.ts", "cannot read")
+
+
+def test_an_invalid_group_pattern_is_a_clear_error(tmp_path):
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        np.save(tmp_path / label / "0.npy", np.ones((5, 126), np.float32))
+    with pytest.raises(DataError, match="not a valid regex"):
+        load_keypoint_dataset(tmp_path, group_pattern="(", progress=False)

@@ -216,13 +216,25 @@ def detect_format(path: Path) -> str:
     )
 
 
-def _group_of(rel: str, pattern: re.Pattern | None) -> str | None:
+def group_of(rel: str, pattern: re.Pattern | None) -> str | None:
+    """The group (person, session) a relative path names: the pattern's first capture group,
+    or its whole match; ``None`` without a pattern or a match."""
     if pattern is None:
         return None
     m = pattern.search(rel)
     if not m:
         return None
     return m.group(1) if m.groups() else m.group(0)
+
+
+def compile_group_pattern(group_pattern: str | None) -> re.Pattern | None:
+    """``--group-pattern`` as a compiled regex, with a clear error when it is not one."""
+    if not group_pattern:
+        return None
+    try:
+        return re.compile(group_pattern)
+    except re.error as e:
+        raise DataError(f"group pattern {group_pattern!r} is not a valid regex: {e}") from None
 
 
 def _load_class_folders(
@@ -243,7 +255,7 @@ def _load_class_folders(
         jobs, "loading sequences", enabled=progress
     ):
         rel = item.relative_to(root).as_posix()
-        group = _group_of(rel, group_pattern) if group_pattern is not None else folder_group
+        group = group_of(rel, group_pattern) if group_pattern is not None else folder_group
         samples.append(Sample(_read_any(item), label, str(item), order, group))
     return samples
 
@@ -291,7 +303,7 @@ def _load_manifest(path: Path, group_pattern: re.Pattern | None, progress: bool)
         jobs, "loading sequences", enabled=progress
     ):
         # the manifest's group, else the --group-pattern match, else the sub-folder path
-        g = group if group is not None else _group_of(str(item), group_pattern)
+        g = group if group is not None else group_of(str(item), group_pattern)
         if g is None and group_pattern is None:
             g = folder_group
         samples.append(Sample(_read_any(item), label, str(item), order, g, split))
@@ -317,7 +329,7 @@ def load_keypoint_dataset(
     if fmt not in FORMATS:
         raise DataError(f"unknown dataset format {fmt!r}; use one of {', '.join(FORMATS)}")
     fmt = detect_format(path) if fmt == "auto" else fmt
-    pattern = re.compile(group_pattern) if group_pattern else None
+    pattern = compile_group_pattern(group_pattern)
     if fmt in ("sequences", "frames"):
         if not path.is_dir():
             raise DataError(f"{path} is not a folder; format {fmt!r} needs a folder")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from motionscope.data.dataset import LabelledSamples
+from motionscope.data.loaders import compile_group_pattern, group_of
 from motionscope.data.manifest import ManifestRow, read_manifest
 from motionscope.errors import DataError
 from motionscope.video.decode import is_frame_folder, is_video_file, natural_key
@@ -155,24 +156,6 @@ def is_video_dataset(src: Path | str) -> bool:
     return False
 
 
-def _group_of(rel: str, pattern: re.Pattern | None) -> str | None:
-    if pattern is None:
-        return None
-    m = pattern.search(rel)
-    if not m:
-        return None
-    return m.group(1) if m.groups() else m.group(0)
-
-
-def _compile(group_pattern: str | None) -> re.Pattern | None:
-    if not group_pattern:
-        return None
-    try:
-        return re.compile(group_pattern)
-    except re.error as e:
-        raise DataError(f"group pattern {group_pattern!r} is not a valid regex: {e}") from None
-
-
 # ----------------------------------------------------------------------------------------------
 # Layouts.
 
@@ -200,7 +183,7 @@ def _from_folders(root: Path, pattern: re.Pattern | None) -> list[VideoSample]:
             continue  # not a class folder (e.g. ucfTrainTestlist/ next to the classes)
         for order, v in enumerate(videos):
             rel = v.relative_to(root).as_posix()
-            samples.append(VideoSample(v, class_dir.name, str(v), order, _group_of(rel, pattern)))
+            samples.append(VideoSample(v, class_dir.name, str(v), order, group_of(rel, pattern)))
     if not samples:
         raise DataError(f"no videos found under the class folders of {root}")
     return samples
@@ -290,9 +273,7 @@ def _from_split_lists(
                 missing.append(path)
                 continue
             samples.append(
-                VideoSample(
-                    path, label, str(path), per_class[label], _group_of(rel, pattern), split
-                )
+                VideoSample(path, label, str(path), per_class[label], group_of(rel, pattern), split)
             )
             per_class[label] += 1
     if missing:
@@ -329,7 +310,7 @@ def _expand_row(row: ManifestRow, pattern: re.Pattern | None) -> list[VideoSampl
     if _is_video_item(p):
         if not row.label:
             raise DataError(f"{row.where}: a video row needs a label")
-        group = row.group if row.group is not None else _group_of(p.as_posix(), pattern)
+        group = row.group if row.group is not None else group_of(p.as_posix(), pattern)
         return [VideoSample(p, row.label, str(p), row.order, group, row.split)]
     if p.is_dir():
         videos = find_videos(p)
@@ -342,7 +323,7 @@ def _expand_row(row: ManifestRow, pattern: re.Pattern | None) -> list[VideoSampl
         out = []
         for order, v in enumerate(videos):
             rel = f"{p.name}/{v.relative_to(p).as_posix()}"
-            group = row.group if row.group is not None else _group_of(rel, pattern)
+            group = row.group if row.group is not None else group_of(rel, pattern)
             out.append(VideoSample(v, label, str(v), order, group, row.split))
         return out
     raise DataError(
@@ -369,7 +350,7 @@ def load_video_dataset(
     src = Path(src)
     if not src.exists():
         raise DataError(f"{src} does not exist")
-    pattern = _compile(group_pattern)
+    pattern = compile_group_pattern(group_pattern)
     ordered: list[str] | None = None
     info: dict = {}
     if src.is_file():
