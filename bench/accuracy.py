@@ -28,7 +28,7 @@ import torch
 from motionscope.data.archive import extract_cached
 from motionscope.data.loaders import load_keypoint_dataset
 from motionscope.data.splits import SplitSpec, split_dataset
-from motionscope.infer.recognizer import Recognizer
+from motionscope.infer import load_recognizer
 from motionscope.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def bench_recaptcha(models, seed, work: Path, ablation: bool, protocols: set[str
 def hand_ablation(ds, bundle: Path, model: str, seed: int) -> dict:
     """Accuracy on the contiguous test split with both hands zeroed (as if never detected)."""
     _, test_idx = split_dataset(ds, SplitSpec("contiguous"), test_fraction=0.2, seed=seed)
-    rec = Recognizer.load(bundle)
+    rec = load_recognizer(bundle)
     lay = ds.layout
     seqs, y = [], []
     for i in test_idx:

@@ -268,7 +268,7 @@ def latency_section(args, tmp: Path) -> dict:
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
         run = model_bundle(tmp, model)
         rec = motionscope.load(run)
-        export = rec.bundle.config["export"]
+        export = rec.config.export
         rng = np.random.default_rng(0)
         x = rec.pre.batch([rng.random((rec.pre.window, rec.layout.width), np.float32)])
         backends = {

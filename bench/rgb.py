@@ -36,7 +36,7 @@ import torch
 
 from motionscope.data.videos import load_video_dataset
 from motionscope.evaluate.evaluate import evaluate_bundle
-from motionscope.infer.recognizer import Recognizer
+from motionscope.infer import load_recognizer
 from motionscope.train import TrainConfig
 from motionscope.train.fit_frames import FramesConfig, train_frames
 from motionscope.video.decode import probe
@@ -79,7 +79,7 @@ def epoch_seconds(metrics: dict) -> float:
 
 
 def inference_ms(run: Path, clips: list[Path]) -> dict:
-    rec = Recognizer.load(run, threads=1)
+    rec = load_recognizer(run, threads=1)
     rec.predict(clips[0])  # warm-up (first-call allocations)
     rows = [rec.predict(c).timings for c in clips]
     rec.close()
@@ -145,7 +145,7 @@ def bench_real(runs: dict[str, Path]) -> dict:
             "predictions": {},
         }
         for name, run in runs.items():
-            rec = Recognizer.load(run, threads=1)
+            rec = load_recognizer(run, threads=1)
             try:
                 p = rec.predict(path)
                 entry["predictions"][name] = {
@@ -230,7 +230,7 @@ def main() -> None:
             "seconds_per_epoch": round(epoch_seconds(m), 3),
             "train_clips_per_second": m["train_clips_per_second"],
             "wall_seconds": m["wall_seconds"],
-            "feature_cache": config.get("feature_cache"),
+            "feature_cache": config["extras"].get("feature_cache"),
             "inference_ms_per_clip": inference_ms(run, clips),
         }
         results["models"].append(row)
@@ -263,8 +263,8 @@ def main() -> None:
                 "uncached_clips_per_second": m3["train_clips_per_second"],
                 "uncached_epochs_measured": m3["epochs"],
                 "speedup_per_epoch": round(epoch_seconds(m3) / epoch_seconds(m), 1),
-                "cache_fill_seconds_first_run": config["feature_cache"]["seconds"],
-                "cache_entries_first_run": config["feature_cache"]["computed"],
+                "cache_fill_seconds_first_run": config["extras"]["feature_cache"]["seconds"],
+                "cache_entries_first_run": config["extras"]["feature_cache"]["computed"],
                 "second_run_cache": c2["feature_cache"],
                 "second_run_same_accuracy": m2["accuracy"] == m["accuracy"],
             }

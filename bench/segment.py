@@ -51,7 +51,7 @@ import torch
 from motionscope.atomic import write_json
 from motionscope.data.dataset import KeypointDataset
 from motionscope.data.loaders import load_keypoint_dataset
-from motionscope.infer.recognizer import Recognizer
+from motionscope.infer import Recognizer, load_recognizer
 from motionscope.infer.segment import UNKNOWN
 from motionscope.pose.batch import extract_batch
 from motionscope.train import TrainConfig, train
@@ -290,8 +290,8 @@ def main() -> int:
 
     # -- segmentation with the model of all classes --------------------------------------------
     full = train_bundle(ds, work / "bundle-all", args)
-    rec = Recognizer.load(full)
-    cal_full = rec.bundle.config["calibration"]
+    rec = load_recognizer(full)
+    cal_full = rec.config.calibration.to_dict()
     long_kp, extract_s = [], 0.0
     for v in videos:
         cache = work / "long-keypoints" / (v["path"].stem + ".npz")
@@ -355,8 +355,8 @@ def main() -> int:
         for left in classes:
             keep = [c for c in classes if c != left]
             bundle = train_bundle(ds, work / f"bundle-without-{left}", args, keep)
-            r = Recognizer.load(bundle)
-            cal = r.bundle.config["calibration"]
+            r = load_recognizer(bundle)
+            cal = r.config.calibration.to_dict()
             inputs = [central_window(c["keypoints"], r.pre.window) for c in clips]
             rows = {}
             for rule in RULES:

@@ -17,7 +17,7 @@ import motionscope
 from motionscope.cli import app
 from motionscope.data.synth import synth_sequence
 from motionscope.errors import DataError
-from motionscope.infer.stream import StreamRecognizer
+from motionscope.infer.stream import FrameBuffer, StreamRecognizer
 from motionscope.keypoints.layout import HOLISTIC, POSE_HANDS, convert
 from motionscope.video.capture import FileSource, LatestFrameReader, open_source, parse_source
 from motionscope.video.decode import probe, read_frames
@@ -285,16 +285,14 @@ class FakeRgbRecognizer:
     """What StreamRecognizer needs of an RGB (``input_kind: frames``) recogniser; its
     'probabilities' encode which frames it was given."""
 
-    class _Bundle:
-        config = {"input_kind": "frames"}
-
-    class _Pre:
-        window = 4
-        layout = None
-
-    bundle, pre = _Bundle(), _Pre()
+    window = 4
+    fps = None
+    layout = None
     classes = ["a", "b"]
     unknown_threshold = 0.0
+
+    def stream_buffer(self, window, extractor=None):
+        return FrameBuffer(window, short_side=128)
 
     def __init__(self) -> None:
         self.seen: list[list[int]] = []
@@ -317,7 +315,7 @@ def test_stream_of_an_rgb_model_buffers_frames_and_skips_mediapipe():
     u = updates[7]
     assert u.keypoints is None and u.layout is None and u.timings["pose"] == 0
     assert u.label == "b" and u.confidence == pytest.approx(0.93)
-    assert live.buffer().shape == (4, 6, 8, 3) and live._extractor is None
+    assert live.buffer().shape == (4, 6, 8, 3) and isinstance(live._source, FrameBuffer)
     frames[8][:] = 99  # the caller reusing its frame buffer does not change what was pushed
     assert live.buffer()[-1, 0, 0, 0] == 8
     with pytest.raises(DataError, match="RGB model"):

@@ -209,7 +209,7 @@ def test_gunpoint_manifest_jsonl(uea, tmp_path):
 def test_kpnet_learns_real_partial_layouts(extracted, tmp_path, name):
     """Hands-only (126) and pose+hands (258) recordings of real people train end to end and
     score far above chance on their last, held-out sequences."""
-    from motionscope.infer.recognizer import Recognizer
+    from motionscope.infer import load_recognizer
     from motionscope.train import TrainConfig, train
 
     ds = load(extracted(name) / "MP_Data")
@@ -219,7 +219,7 @@ def test_kpnet_learns_real_partial_layouts(extracted, tmp_path, name):
     result = train(ds, tmp_path / "run", cfg)
     chance = 1 / len(ds.classes)
     assert result.metrics["accuracy"] > min(0.8, 2.5 * chance)
-    rec = Recognizer.load(tmp_path / "run", unknown_threshold=0)  # a class, never "unknown"
+    rec = load_recognizer(tmp_path / "run", unknown_threshold=0)  # a class, never "unknown"
     assert rec.layout is ds.layout
     last = ds.samples[-1]
     assert rec.predict(last.data).label in ds.classes

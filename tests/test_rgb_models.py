@@ -225,14 +225,14 @@ def test_feature_cache_follows_video_content(videos, tmp_path):
 
 
 def test_training_twice_reuses_the_cache(videos, cnn_bundle, tmp_path):
-    first = json.loads((cnn_bundle / "config.json").read_text())["feature_cache"]
+    first = json.loads((cnn_bundle / "config.json").read_text())["extras"]["feature_cache"]
     assert first["computed"] == first["views"] * 9 + 6 and first["reused"] == 0  # 9 train clips
     assert (cnn_bundle / "features").is_dir()
     out = tmp_path / "again"
     cfg = TrainConfig(model="cnn-lstm", epochs=1, threads=1, progress=False)
     fcfg = FramesConfig(sampling=SAMPLING, cache_views=2, cache_dir=str(cnn_bundle / "features"))
     train_frames(load_video_dataset(videos), out, cfg, fcfg)
-    second = json.loads((out / "config.json").read_text())["feature_cache"]
+    second = json.loads((out / "config.json").read_text())["extras"]["feature_cache"]
     assert second["computed"] == 0 and second["reused"] == first["computed"]
 
 
@@ -244,9 +244,11 @@ def test_cnn_lstm_bundle_predicts_videos_folders_and_arrays(videos, cnn_bundle, 
     config = json.loads((cnn_bundle / "config.json").read_text())
     assert config["input_kind"] == "frames"
     assert config["sampling"] == SamplingConfig(**SAMPLING).to_dict()
-    assert config["backbone"]["name"] == "efficientnet-lite0"
-    assert config["backbone"]["sha256"] == file_sha256(default_weights_path())
-    assert config["input"]["normalization"]["mean"] == pytest.approx([127 / 255] * 3, abs=1e-5)
+    assert config["extras"]["backbone"]["name"] == "efficientnet-lite0"
+    assert config["extras"]["backbone"]["sha256"] == file_sha256(default_weights_path())
+    assert config["extras"]["input"]["normalization"]["mean"] == pytest.approx(
+        [127 / 255] * 3, abs=1e-5
+    )
     assert json.loads((cnn_bundle / "classes.json").read_text()) == sorted(CLASSES)
     assert (cnn_bundle / "report" / "report.md").is_file()
     assert "calibration" in config
@@ -288,7 +290,7 @@ def test_c3d_lstm_gru_through_the_cli(videos, tmp_path):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     config = json.loads((run / "config.json").read_text())
-    assert config["model"]["name"] == "c3d-lstm-gru" and config["backbone"] is None
+    assert config["model"]["name"] == "c3d-lstm-gru" and config["extras"]["backbone"] is None
     assert config["sampling"]["frames"] == 8 and config["sampling"]["size"] == 32
     assert not (run / "keypoints").exists()  # trained on frames, no MediaPipe extraction
 
@@ -313,8 +315,8 @@ def test_finetuning_changes_only_the_last_blocks(videos, tmp_path):
         )
         train_frames(ds, out, cfg, fcfg)
         config = json.loads((out / "config.json").read_text())
-        assert config["backbone"]["finetune_blocks"] == 1
-        assert (config["feature_cache"] is not None) == cached
+        assert config["extras"]["backbone"]["finetune_blocks"] == 1
+        assert (config["extras"]["feature_cache"] is not None) == cached
         state = motionscope.load(out).model.state_dict()
         same = "_blocks.3._project_conv.weight"
         tuned = "_blocks.15._project_conv.weight"

@@ -248,7 +248,7 @@ def test_backend_auto_prefers_the_onnx_export_and_falls_back_to_torch(
     bundle, tmp_path, monkeypatch
 ):
     from motionscope.errors import BundleError
-    from motionscope.infer.recognizer import Recognizer
+    from motionscope.infer import loader
 
     with pytest.raises(BundleError, match="no ONNX export"):
         create_app(bundle, ServeSettings(backend="onnx"))  # asked for, not there: refuse
@@ -256,13 +256,13 @@ def test_backend_auto_prefers_the_onnx_export_and_falls_back_to_torch(
     shutil.copytree(bundle, copy)
     (copy / "model.onnx").write_bytes(b"not an onnx graph")  # an export that cannot load here
     asked = []
-    real = Recognizer.load.__func__
+    real = loader.load_recognizer
 
-    def spy(cls, run, **kw):
+    def spy(run, **kw):
         asked.append(kw.get("backend"))
-        return real(cls, run, **kw)
+        return real(run, **kw)
 
-    monkeypatch.setattr(Recognizer, "load", classmethod(spy))
+    monkeypatch.setattr(loader, "load_recognizer", spy)
     app = create_app(copy, ServeSettings(tmp_dir=tmp_path / "u"))  # backend "auto"
     with TestClient(app) as c:
         assert c.get("/health").json()["backend"] == "torch"

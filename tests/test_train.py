@@ -159,7 +159,7 @@ def test_kfold_writes_cv_summary(dataset, tmp_path):
     assert cv["accuracy_std"] == pytest.approx(np.std(accs))
     assert {"macro_f1_mean", "macro_f1_std"} <= set(cv)
     assert r.metrics["n_test"] == len(dataset)  # out-of-fold predictions cover every sequence
-    assert read_bundle(tmp_path / "k").config["split"]["n_test"] == 0
+    assert read_bundle(tmp_path / "k").config.split["n_test"] == 0
 
 
 def test_class_imbalance_is_weighted(tmp_path, dataset):

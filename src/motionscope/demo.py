@@ -161,7 +161,7 @@ def run_demo(
     seconds each stage took."""
     from motionscope.data.loaders import load_keypoint_dataset
     from motionscope.evaluate.evaluate import evaluate_bundle
-    from motionscope.infer.recognizer import Recognizer
+    from motionscope.infer.loader import load_recognizer
     from motionscope.train import TrainConfig, train
 
     cfg = cfg or DemoConfig()
@@ -196,7 +196,7 @@ def run_demo(
 
     console.rule(f"{'4' if cfg.keypoints else '5'}. predict")
     predictions = []
-    rec = Recognizer.load(run_dir)
+    rec = load_recognizer(run_dir)
     try:
         for p in rec.predict_many(samples, top_k=2):
             truth = Path(p.source).parent.name

@@ -11,7 +11,8 @@ from motionscope.data.loaders import load_keypoint_dataset
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics
 from motionscope.evaluate.plots import plot_confusion_matrix
-from motionscope.infer.recognizer import Recognizer
+from motionscope.infer.loader import load_recognizer
+from motionscope.kinds import InputKind
 
 
 def evaluate_bundle(
@@ -26,14 +27,17 @@ def evaluate_bundle(
 
     Writes ``out/metrics.json`` and ``out/confusion_matrix.png`` when ``out`` is given.
     """
-    rec = Recognizer.load(run)
-    rgb = rec.bundle.config.get("input_kind") == "frames"
+    rec = load_recognizer(run)
+    rgb = rec.kind is InputKind.FRAMES
     if rgb:  # an RGB model: a video dataset (class folders of videos or a manifest)
         from motionscope.data.videos import load_video_dataset
 
         ds = load_video_dataset(data)
     else:
-        ds = load_keypoint_dataset(data, layout=rec.layout, fmt=fmt, progress=progress)
+        # any named layout holding the model's blocks (1662-wide data for a 258-wide model);
+        # the recognizer converts each sequence to the bundle's layout
+        layout = rec.layout if rec.layout.is_generic else None
+        ds = load_keypoint_dataset(data, layout=layout, fmt=fmt, progress=progress)
     unknown = [c for c in ds.classes if c not in rec.classes]
     if unknown:
         raise DataError(

@@ -40,13 +40,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from motionscope.atomic import replace_from_tmp, tmp_path, write_json
-from motionscope.bundle import CONFIG, WEIGHTS, read_bundle
-from motionscope.errors import BundleError, MotionscopeError
+from motionscope.atomic import replace_from_tmp, tmp_path
+from motionscope.bundle import INT8_FILE, ONNX_FILE, WEIGHTS, read_bundle, update_config
+from motionscope.errors import MotionscopeError
 from motionscope.infer.backend import OnnxBackend, file_sha256, import_onnxruntime, softmax
 
-ONNX_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "logits"
 MAX_PROB_DIFF = 1e-3  # fp32 graphs further from PyTorch than this are refused
@@ -85,29 +83,14 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def input_kind(rec) -> str:
-    return str(rec.bundle.config.get("input_kind", "keypoints"))
-
-
 def input_spec(rec) -> tuple[tuple[int, ...], int | None]:
     """The model input shape without the batch axis, and the axis (counting the batch axis as
-    0) that may be dynamic in time, read from the bundle's preprocessing (``None``: none).
+    0) that may be dynamic in time, as the recognizer of the bundle's input kind says.
 
-    Keypoint bundles: ``(window, features)``, time axis 1. Frame (RGB) bundles: what their
-    preprocessor makes of a clip, ``(frames, size, size, 3)``; their time axis stays fixed (a
-    frame model is exported for the clip length it was trained on)."""
-    if input_kind(rec) == "keypoints":
-        return (int(rec.pre.window), int(rec.pre.input_dim)), 1
-    shape = getattr(rec.pre, "input_shape", None)
-    if shape is None:
-        try:  # an empty batch has the model input's shape after the batch axis
-            shape = rec.pre.batch([]).shape[1:]
-        except (ValueError, TypeError, AttributeError) as e:
-            raise BundleError(
-                f"{rec.bundle.path}: cannot tell the model input shape of input kind "
-                f"{input_kind(rec)!r} ({e}); ONNX export does not support it yet"
-            ) from e
-    return tuple(int(v) for v in shape), None
+    Keypoint bundles: ``(window, features)``, time axis 1. Frame (RGB) bundles:
+    ``(frames, size, size, 3)``; their time axis stays fixed (a frame model is exported for the
+    clip length it was trained on)."""
+    return rec.onnx_input()
 
 
 def example_inputs(
@@ -250,7 +233,7 @@ def export_onnx(
     returns the files written. Parity is measured on ``samples`` random inputs (default 64
     keypoint windows, or 4 clips for frame models). See the module docstring for what is
     checked and recorded."""
-    from motionscope.infer.recognizer import Recognizer
+    from motionscope.infer.loader import load_recognizer
 
     onnx = _import_onnx()
     run = Path(run)
@@ -259,9 +242,9 @@ def export_onnx(
             f"opset {opset} is too old: torch.onnx.export writes opset {MIN_OPSET} or newer"
         )
     t0 = time.perf_counter()
-    rec = Recognizer.load(run)
+    rec = load_recognizer(run)
     module = rec.model.eval()
-    kind = input_kind(rec)
+    kind = rec.kind.value
     shape, time_axis = input_spec(rec)
     samples = samples or (64 if kind == "keypoints" else 4)
     x_example = example_inputs(module, shape, _EXAMPLE_BATCH, seed, kind=kind)
@@ -269,7 +252,7 @@ def export_onnx(
     metadata = {
         "motionscope.classes": ",".join(rec.classes),
         "motionscope.input_kind": kind,
-        "motionscope.model": str(rec.bundle.config.get("model", {}).get("name", "")),
+        "motionscope.model": rec.config.model.name,
     }
     out = run / ONNX_FILE
     export = functools.partial(
@@ -347,14 +330,9 @@ def export_onnx(
 def _record(run: Path, entry: dict) -> None:
     """Add ``entry`` as ``"export"`` to ``run/config.json``, re-read just before writing so
     keys written by others (calibration ...) are kept."""
-    import json
-
-    path = run / CONFIG
-    config = json.loads(path.read_text(encoding="utf-8"))
-    config["export"] = entry
-    write_json(path, config)
+    update_config(run, read_bundle(run).config.with_export(entry))
 
 
 def export_info(run: Path | str) -> dict:
     """The ``"export"`` entry of a bundle's config (empty when it was never exported)."""
-    return dict(read_bundle(run).config.get("export") or {})
+    return dict(read_bundle(run).config.export)

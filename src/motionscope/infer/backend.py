@@ -134,10 +134,10 @@ def make_backend(
     if name not in BACKENDS:
         raise MotionscopeError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     run = bundle.path
-    export = bundle.config.get("export") or {}
+    export = bundle.config.export
     filename = (export.get("files") or {}).get(name)
     how = f"motionscope export {run} --format onnx" + (" --int8" if name == "onnx-int8" else "")
-    if not filename or not (run / filename).is_file():
+    if not filename or not bundle.file(filename).is_file():
         what = "int8 ONNX export" if name == "onnx-int8" else "ONNX export"
         raise BundleError(f"{run} has no {what} (backend {name!r}): run `{how}` first")
     expected = export.get("weights_sha256")
@@ -146,7 +146,7 @@ def make_backend(
             f"{run / filename} was exported from other weights than {run / WEIGHTS}; "
             f"run `{how}` again"
         )
-    return OnnxBackend(run / filename, name=name, threads=threads)
+    return OnnxBackend(bundle.file(filename), name=name, threads=threads)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

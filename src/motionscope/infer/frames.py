@@ -11,19 +11,22 @@ input normalisation) gives the logits; the bundle's calibration applies as for k
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from motionscope.bundle import Bundle
 from motionscope.errors import BundleError, DataError
-from motionscope.infer.backend import TorchBackend
+from motionscope.infer.backend import TorchBackend, make_backend
 from motionscope.infer.recognizer import Recognizer
+from motionscope.kinds import InputKind
 from motionscope.models.registry import get_model_info
-from motionscope.progress import progress_iter
 from motionscope.video.decode import is_frame_folder, is_video_file
+from motionscope.video.rate import RateConverter
 from motionscope.video.sampling import SamplingConfig, sample_clip, sample_frames
 
 CLIP_BATCH = 4  # clips per forward pass: 16 frames of 112x112 each, EfficientNet per frame
@@ -40,8 +43,6 @@ class ClipPreprocessor:
     """The bundle's transform for RGB models: raw frames ``(T, H, W, 3)`` uint8 (or a
     :class:`SampledClip`) -> model input ``(frames, size, size, 3)`` float32 (0..255; the model
     normalises)."""
-
-    layout = None  # no keypoint layout: RGB models take frames
 
     def __init__(self, sampling: SamplingConfig, window: int | None = None) -> None:
         self.sampling = sampling
@@ -67,18 +68,46 @@ class ClipPreprocessor:
 class FramesRecognizer(Recognizer):
     """A :class:`Recognizer` over an RGB bundle (see the module docstring)."""
 
-    input_kind = "frames"
-
-    @property
-    def layout(self):
-        return None
+    kind = InputKind.FRAMES
+    batch_size = CLIP_BATCH
+    layout = None  # no keypoint layout: RGB models take frames
 
     @property
     def sampling(self) -> SamplingConfig:
         return self.pre.sampling
 
-    def keypoints_and_fps(self, path):  # noqa: D102
-        raise DataError(f"{self.bundle.path} is an RGB model: it reads frames, not keypoints")
+    @classmethod
+    def from_bundle(
+        cls, bundle: Bundle, *, threads: int | None = None, backend: str = "torch"
+    ) -> FramesRecognizer:
+        """Build the model of an RGB bundle and its recognizer."""
+        cfg = bundle.config
+        sampling = cfg.sampling_config()
+        info = get_model_info(cfg.model.name)
+        if info.input_kind != cls.kind.value:
+            raise BundleError(f"{bundle.path}: model {info.name!r} does not take frames")
+        try:
+            net = info.build(
+                input_dim=3,
+                num_classes=len(bundle.classes),
+                window=sampling.frames,
+                **cfg.model.hparams,
+            )
+        except (TypeError, ValueError) as e:
+            raise BundleError(
+                f"{bundle.path / 'config.json'}: field 'model.hparams' does not build "
+                f"{info.name} ({e}); retrain the model"
+            ) from e
+        bundle.load_weights_into(net)
+        net.eval()
+        if threads:
+            torch.set_num_threads(threads)
+        pre = ClipPreprocessor(sampling, cfg.window)
+        if backend == "torch":
+            runner = TorchBackend(net, batch_size=CLIP_BATCH)
+        else:
+            runner = make_backend(backend, bundle, net, threads=threads)
+        return cls(bundle, net, pre, runner)
 
     def clip(self, item: np.ndarray | Path | str) -> np.ndarray:
         """The model's view of ``item``: ``(frames, size, size, 3)`` uint8 RGB."""
@@ -100,51 +129,65 @@ class FramesRecognizer(Recognizer):
                 f"{path}: an RGB model takes a video file, a folder of frame images or a "
                 "(T, H, W, 3) uint8 RGB array"
             )
-        arr = np.asarray(item)
-        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or len(arr) == 0:
-            raise DataError(
-                f"an RGB model takes frames as a (T, H, W, 3) uint8 RGB array with T >= 1, got "
-                f"shape {arr.shape} {arr.dtype}"
-            )
-        return arr, ""
+        return check_frames(item), ""
 
-    def probabilities(self, items: list, *, progress: bool = False) -> np.ndarray:
-        """Class probabilities ``(N, classes)`` for videos, frame folders or frame arrays,
-        decoded and run a few clips at a time."""
-        chunks = [items[i : i + CLIP_BATCH] for i in range(0, len(items), CLIP_BATCH)]
-        out = [np.zeros((0, len(self.classes)), dtype=np.float32)]
-        for chunk in progress_iter(chunks, "clips", enabled=progress):
-            inputs = self.pre.batch([self._as_sequence(i)[0] for i in chunk])
-            out.append(self.probabilities_of_inputs(inputs))
-        return np.concatenate(out)
+    def _segment_source(self, item, fps):
+        if not isinstance(item, (str, Path)):
+            return check_frames(item), fps, ""
+        from motionscope.video.decode import iter_frames, probe
+
+        path = Path(item)
+        if not path.exists():
+            raise DataError(f"{path} does not exist")
+        frames, rate = self.sequence_from_frames(iter_frames(path), fps or probe(path).fps)
+        return frames, rate, str(path)
+
+    def sequence_from_frames(self, frames: Iterable[np.ndarray], fps: float | None):
+        """Frames at the model's frame rate, each resized to the sampling's short side (all a
+        clip needs, a fraction of the memory of full frames)."""
+        rate = RateConverter(fps, self.fps)
+        kept = []
+        for frame, n in rate.select(frames):
+            small = shrink(frame, self.sampling.resize)
+            kept.extend([small] * n)
+        if not kept:
+            raise DataError("the video has no frames")
+        return np.stack(kept), rate.fps
+
+    def stream_buffer(self, window: int, extractor=None):
+        from motionscope.infer.stream import FrameBuffer
+
+        return FrameBuffer(window, self.sampling.resize)
+
+    def input_spec(self) -> dict:
+        return {
+            "kind": self.kind.value,
+            "sampling": self.sampling.to_dict(),
+            "window": self.window,
+            "fps": self.fps,
+            "normalization": (self.config.extras.get("input") or {}).get("normalization"),
+        }
+
+    def onnx_input(self) -> tuple[tuple[int, ...], int | None]:
+        s = self.sampling
+        return (s.frames, s.size, s.size, 3), None
 
 
-def load_frames_recognizer(
-    bundle: Bundle, *, threads: int | None = None, unknown_threshold: float | None = None
-) -> FramesRecognizer:
-    """Build the model of an RGB bundle and its :class:`FramesRecognizer`."""
-    cfg = bundle.config
-    try:
-        sampling = SamplingConfig.from_dict(cfg["sampling"])
-        name = cfg["model"]["name"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise BundleError(f"{bundle.path}: config.json lacks a valid RGB model entry ({e})") from e
-    info = get_model_info(name)
-    if info.input_kind != "frames":
-        raise BundleError(f"{bundle.path}: model {name!r} does not take frames")
-    net = info.build(
-        input_dim=3,
-        num_classes=len(bundle.classes),
-        window=sampling.frames,
-        **cfg["model"].get("hparams", {}),
-    )
-    bundle.load_weights_into(net)
-    net.eval()
-    if threads:
-        torch.set_num_threads(threads)
-    window = (cfg.get("clip_frames") or {}).get("median")
-    pre = ClipPreprocessor(sampling, int(round(window)) if window else None)
-    rec = FramesRecognizer(bundle, net, pre, TorchBackend(net, batch_size=CLIP_BATCH))
-    if unknown_threshold is not None:
-        rec.set_unknown_threshold(unknown_threshold)
-    return rec
+def check_frames(item) -> np.ndarray:
+    arr = np.asarray(item)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or len(arr) == 0:
+        raise DataError(
+            f"an RGB model takes frames as a (T, H, W, 3) uint8 RGB array with T >= 1, got "
+            f"shape {arr.shape} {arr.dtype}"
+        )
+    return arr
+
+
+def shrink(frame: np.ndarray, short_side: int) -> np.ndarray:
+    """``frame`` with its short side at most ``short_side`` pixels (aspect kept)."""
+    h, w = frame.shape[:2]
+    scale = short_side / min(h, w)
+    if scale >= 1:
+        return frame
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)

@@ -137,3 +137,25 @@ def convert(x, src: Layout, dst: Layout):
             f"{', '.join(missing)}"
         )
     return np.concatenate([x[:, src.slice(b.name)] for b in dst.blocks], axis=1)
+
+
+def to_layout(x, dst: Layout, source: str = "the input"):
+    """A ``(T, D)`` sequence in the ``dst`` layout: as it is when ``D`` is ``dst``'s width,
+    converted when ``D`` is a wider named layout holding ``dst``'s blocks (1662-wide Holistic
+    data for a 258-wide pose + hands model), else a clear error naming ``source``."""
+    width = x.shape[1]
+    if width == dst.width:
+        return x
+    src = BY_WIDTH.get(width)
+    if src is None or dst.is_generic:
+        raise DataError(
+            f"{source} has {width} values per frame but the model expects {dst.width} "
+            f"({dst.name} layout)"
+        )
+    try:
+        return convert(x, src, dst)
+    except DataError as e:
+        raise DataError(
+            f"{source} is {src.name} keypoints ({width} values a frame), which do not hold "
+            f"what the model's {dst.name} layout needs: {e}"
+        ) from None

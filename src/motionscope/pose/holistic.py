@@ -359,20 +359,30 @@ class HolisticExtractor:
         n = len(rows)
         return np.stack(rows), {k: hits[k] / n for k in BLOCKS}
 
-    def extract_video(self, path: Path | str, every: int = 1) -> tuple[np.ndarray, dict]:
+    def extract_video(
+        self, path: Path | str, every: int = 1, *, fps: float | None = None
+    ) -> tuple[np.ndarray, dict]:
         """Keypoints of one video file or frame folder: ``(T, 1662)`` float32 and a sidecar dict
-        (source info, detection rate per block, extractor, settings, seconds)."""
+        (source info, detection rate per block, extractor, settings, seconds).
+
+        ``fps``: the frame rate the keypoints should have (a model's training rate): frames the
+        conversion drops never reach MediaPipe, and frames of a slower video are repeated (see
+        :mod:`motionscope.video.rate`). ``None`` keeps the video's own rate."""
         from motionscope.video.decode import iter_frames, probe
+        from motionscope.video.rate import RateConverter, repeat_rows
 
         path = Path(path)
         start = time.perf_counter()
         info = probe(path)
+        rate = RateConverter(info.fps / every if info.fps else None, fps)
         decoded = 0
         decode_seconds = 0.0  # of ``seconds``, the time spent decoding (the rest is MediaPipe)
+        counts: list[int] = []
 
         def counted():
             nonlocal decoded, decode_seconds
             frames = iter_frames(path, every)
+            i = 0
             while True:
                 t = time.perf_counter()
                 frame = next(frames, None)
@@ -380,9 +390,13 @@ class HolisticExtractor:
                 if frame is None:
                     return
                 decoded += 1
-                yield frame
+                n, i = rate.count(i), i + 1
+                if n:
+                    counts.append(n)
+                    yield frame
 
         keypoints, rates = self.extract_frames(prefetch(counted()))
+        keypoints = repeat_rows(keypoints, counts)
         seconds = time.perf_counter() - start
         warnings = []
         expected = -(-info.frames // every) if info.frames else None  # ceil
@@ -400,14 +414,14 @@ class HolisticExtractor:
             "frames": int(keypoints.shape[0]),
             "source_frames": info.frames,
             "fps": info.fps,
-            "keypoint_fps": info.fps / every if info.fps else None,
+            "keypoint_fps": rate.fps,
             "width": info.width,
             "height": info.height,
             "duration": info.duration,
             "codec": info.codec,
             "rotation": info.rotation,  # display-matrix turn applied (frames are upright)
             "detection_rate": {k: round(v, 4) for k, v in rates.items()},
-            "settings": {**self.settings.to_dict(), "every": every},
+            "settings": {**self.settings.to_dict(), "every": every, "fps": fps},
             "seconds": round(seconds, 3),
             "decode_seconds": round(decode_seconds, 3),
             "frames_per_second": round(keypoints.shape[0] / seconds, 2) if seconds else None,

@@ -4,8 +4,10 @@ Decoding and MediaPipe run frame by frame here (rather than inside ``Recognizer.
 the server can enforce its limits *while* it works: the deadline and the client's departure are
 checked before every frame, a video whose header hides its real length is stopped once it passes
 ``max_seconds``, and the time spent decoding, in MediaPipe and in the model is reported apart.
-The model itself, the preprocessing, the calibration and the "unknown" threshold all come from
-the :class:`~motionscope.infer.Recognizer` and its bundle.
+What the frames become is the recognizer's business (keypoints through its MediaPipe graph for
+a keypoint model, shrunk frames for an RGB model, both at the model's frame rate); the model, the
+preprocessing, the calibration and the "unknown" threshold all come from the
+:class:`~motionscope.infer.Recognizer` and its bundle.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from motionscope.errors import DataError
-from motionscope.keypoints.layout import HOLISTIC, convert
 from motionscope.serve.limits import ApiError, Deadline
 from motionscope.serve.settings import ServeSettings
 from motionscope.video.decode import TruncatedVideoError, iter_frames, probe
@@ -29,22 +30,12 @@ DEFAULT_FPS = 30.0  # assumed when a container does not say
 
 @dataclass
 class Worker:
-    """What one inference thread owns: a Recognizer and its own MediaPipe graph."""
+    """What one inference thread owns: a Recognizer (with its own MediaPipe graph, if its
+    model uses one)."""
 
     recognizer: object
-    extractor: object = None
-
-    def holistic(self):
-        if self.extractor is None:
-            from motionscope.pose.holistic import HolisticExtractor
-
-            self.extractor = HolisticExtractor()
-        return self.extractor
 
     def close(self) -> None:
-        if self.extractor is not None:
-            self.extractor.close()
-            self.extractor = None
         close = getattr(self.recognizer, "close", None)
         if close is not None:
             close()
@@ -109,6 +100,12 @@ def _frames(
             finally:
                 stats["decode_s"] += clock() - t0
             stats["frames"] += 1
+            if max(frame.shape[0], frame.shape[1]) > settings.max_side:
+                raise ApiError(
+                    413,
+                    f"frames of {frame.shape[1]}x{frame.shape[0]} are too large "
+                    f"(limit {settings.max_side}, checked on every frame)",
+                )
             if stats["frames"] > max_frames:
                 raise ApiError(
                     413,
@@ -151,7 +148,7 @@ def analyse_video(
     frames, stats = _frames(path, deadline, int(settings.max_seconds * fps) + 1, settings, clock)
     t0 = clock()
     try:
-        raw, _ = worker.holistic().extract_frames(frames)
+        sequence, model_fps = rec.sequence_from_frames(frames, fps)
     except DataError as e:
         raise decode_error(e) from None
     t1 = clock()
@@ -164,16 +161,15 @@ def analyse_video(
         "height": info.height,
     }
     timings = {"decode": decode_s * 1e3, "pose": (t1 - t0 - decode_s) * 1e3}
-    if not raw.any():
+    if not rec.found_subject(sequence):
         return VideoResult(person=False, video=video, timings={**timings, "model": 0.0})
-    keypoints = convert(raw, HOLISTIC, rec.pre.layout)
     deadline.check(504)
-    pred = rec.predict(keypoints, top_k=top_k)
+    pred = rec.predict(sequence, top_k=top_k)
     t2 = clock()
     timings["model"] = (t2 - t1) * 1e3
     segments = None
     if want_segments:
-        segments = segments_of(rec, keypoints, fps)
+        segments = segments_of(rec, sequence, model_fps or fps)
         timings["segments"] = (clock() - t2) * 1e3
     return VideoResult(
         person=True,
@@ -187,7 +183,7 @@ def analyse_video(
     )
 
 
-def segments_of(rec, keypoints: np.ndarray, fps: float) -> list[dict]:
-    """The timeline ``[{start_s, end_s, label, confidence}]`` of a keypoint sequence
+def segments_of(rec, sequence: np.ndarray, fps: float) -> list[dict]:
+    """The timeline ``[{start_s, end_s, label, confidence}]`` of the model's sequence
     (:meth:`Recognizer.segments`: sliding windows, smoothing, merging, "unknown")."""
-    return [seg.to_dict() for seg in rec.segments(keypoints, fps=fps).segments]
+    return [seg.to_dict() for seg in rec.segments(sequence, fps=fps).segments]

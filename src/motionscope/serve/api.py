@@ -87,24 +87,20 @@ def _report_path(service, name: str) -> Path | None:
 
 def model_info(service) -> dict:
     rec = service.recognizer
-    cfg = rec.bundle.config
-    pre = rec.pre
+    cfg = rec.config
     metrics = {k: v for k, v in (rec.bundle.metrics or {}).items() if k != "cv"}
     threshold = getattr(rec, "unknown_threshold", None)
     s = service.settings
     return {
         "architecture": {
-            "name": cfg["model"]["name"],
-            "hparams": cfg["model"].get("hparams", {}),
-            "parameters": cfg["model"].get("parameters"),
+            "name": cfg.model.name,
+            "hparams": dict(cfg.model.hparams),
+            "parameters": cfg.model.parameters,
         },
         "classes": list(rec.classes),
         "input": {
-            "kind": cfg.get("input_kind"),
-            "layout": pre.layout.name,
-            "width": pre.layout.width,
-            "window": pre.window,
-            "features": pre.to_dict().get("features", {}),
+            **rec.input_spec(),
+            "skeleton": bool(rec.uses_pose),
             "accepts": "video (.mp4, .mov, .webm, .mkv, .avi) via multipart field 'video'",
         },
         "metrics": metrics,

@@ -73,7 +73,8 @@ def drawable(keypoints, layout: Layout) -> dict:
 def update_message(update, frame: int, dropped: int, server_ms: float) -> dict:
     """The JSON answer to one frame, from a ``StreamUpdate``."""
     keypoints = update.keypoints
-    person = keypoints is not None and bool(np.asarray(keypoints).any())
+    # RGB models run no pose: whether a person is there is not known (None)
+    person = None if update.layout is None else bool(np.asarray(keypoints).any())
     return {
         "type": "prediction",
         "frame": frame,

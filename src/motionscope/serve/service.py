@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from motionscope.bundle import ONNX_FILE
 from motionscope.errors import BundleError, MotionscopeError
 from motionscope.serve.analyse import Worker, analyse_video
 from motionscope.serve.limits import Admission, ApiError, Deadline, receive_upload, retry_after
@@ -27,7 +28,6 @@ from motionscope.serve.settings import ServeSettings
 
 log = logging.getLogger("motionscope.serve")
 
-ONNX_FILE = "model.onnx"
 DISCONNECT_POLL_S = 1.0
 
 
@@ -38,18 +38,18 @@ def resolve_backend(run: Path, backend: str) -> str:
 
 
 def load_recognizer(run: Path, settings: ServeSettings):
-    """``Recognizer.load`` with the configured backend; ``auto`` takes ONNX Runtime when the
+    """``load_recognizer`` with the configured backend; ``auto`` takes ONNX Runtime when the
     bundle was exported and falls back to PyTorch (with a warning) when that fails here."""
-    from motionscope.infer.recognizer import Recognizer
+    from motionscope.infer.loader import load_recognizer
 
     backend = resolve_backend(run, settings.backend)
     try:
-        return Recognizer.load(run, backend=backend, threads=settings.threads)
+        return load_recognizer(run, backend=backend, threads=settings.threads)
     except MotionscopeError as e:
         if settings.backend != "auto" or backend == "torch":
             raise
         log.warning("ONNX backend unavailable (%s); serving with PyTorch", e)
-        return Recognizer.load(run, backend="torch", threads=settings.threads)
+        return load_recognizer(run, backend="torch", threads=settings.threads)
 
 
 def backend_name(rec) -> str:
@@ -71,8 +71,8 @@ class InferenceService:
         self.settings = settings
         self.clock = clock
         first = load_recognizer(self.run, settings)
-        layout = first.pre.layout
-        if layout.is_generic:
+        layout = getattr(first, "layout", None)
+        if layout is not None and layout.is_generic:
             raise BundleError(
                 f"{run}: this model takes {layout.name} sequences, not video; it cannot be served"
             )

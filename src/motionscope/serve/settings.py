@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from motionscope.errors import MotionscopeError
+from motionscope.infer.backend import BACKENDS as RUN_BACKENDS
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", *RUN_BACKENDS)
 
 
 @dataclass

@@ -18,18 +18,18 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from motionscope import __version__
-from motionscope.atomic import write_json
 from motionscope.bundle import (
-    CLASSES,
-    CONFIG,
-    FORMAT_VERSION,
-    METRICS,
     REPORT,
+    BundleConfig,
+    Calibration,
+    ModelEntry,
     prepare_staging,
     publish,
     save_weights,
+    write_files,
 )
 from motionscope.data.dataset import KeypointDataset
+from motionscope.data.fps import dataset_fps
 from motionscope.data.splits import SplitSpec, kfold, split_dataset, validation_split
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics, summarize_folds
@@ -38,6 +38,7 @@ from motionscope.evaluate.report import write_report
 from motionscope.keypoints.augment import AugmentConfig
 from motionscope.keypoints.features import FeatureConfig
 from motionscope.keypoints.preprocess import Preprocessor
+from motionscope.kinds import InputKind
 from motionscope.models.classifier import Classifier, predict_proba
 from motionscope.models.registry import ModelInfo, count_parameters, get_model_info
 from motionscope.train.calibrate import calibrate, model_logits
@@ -340,39 +341,61 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
     n_params = count_parameters(fit.model.net)
     val_inputs = pre.batch([ds.samples[i].data for i in val_idx])
     calibration = calibrate(model_logits(fit.model, val_inputs), ds.labels[val_idx])
-    config = {
-        "format_version": FORMAT_VERSION,
-        "motionscope_version": __version__,
-        "input_kind": "keypoints",
-        "model": {"name": info.name, "hparams": info.hparams, "parameters": n_params},
-        "preprocessing": pre.to_dict(),
-        "standardize": info.standardize,
-        "augment": asdict(_augment_for(info, cfg)),
-        "optim": asdict(_optim_for(info, cfg)),
-        "train": asdict(cfg),
-        "split": _split_entry(split_text, train_idx, val_idx, test_idx),
-        "data": ds.summary(),
-        "calibration": calibration,  # temperature + unknown threshold (train/calibrate.py)
-    }
+    config = BundleConfig(
+        input_kind=InputKind.KEYPOINTS,
+        model=ModelEntry(info.name, dict(info.hparams), n_params),
+        window=pre.window,
+        fps=dataset_fps(s.source for s in ds.samples),
+        preprocessing=pre.to_dict(),
+        standardize=info.standardize,
+        calibration=calibration_entry(calibration),
+        groups=groups_entry(ds, train_idx, val_idx, test_idx),
+        split=_split_entry(split_text, train_idx, val_idx, test_idx),
+        data=ds.summary(),
+        train=asdict(cfg),
+        optim=asdict(_optim_for(info, cfg)),
+        augment=asdict(_augment_for(info, cfg)),
+        motionscope_version=__version__,
+    )
     write_bundle(stage, out, fit.model, config, ds.classes, metrics)
     return TrainResult(out, metrics, time.perf_counter() - t_start)
+
+
+def calibration_entry(fitted: dict) -> Calibration:
+    """The bundle's :class:`Calibration` from what :func:`calibrate` fitted."""
+    details = {k: v for k, v in fitted.items() if k not in ("temperature", "unknown_threshold")}
+    return Calibration(
+        temperature=float(fitted.get("temperature") or 1.0),
+        unknown_threshold=float(fitted.get("unknown_threshold") or 0.0),
+        details=details,
+    )
+
+
+def groups_entry(ds, train_idx, val_idx, test_idx) -> dict[str, list[str]]:
+    """Which groups (people, sessions) each part of the split holds; empty without groups."""
+    groups = [getattr(s, "group", None) for s in ds.samples]
+    if not any(g is not None for g in groups):
+        return {}
+
+    def names(idx) -> list[str]:
+        return sorted({str(groups[i]) for i in idx if groups[i] is not None})
+
+    return {"train": names(train_idx), "val": names(val_idx), "test": names(test_idx)}
 
 
 def write_bundle(
     stage: Path,
     out: Path,
     model: torch.nn.Module,
-    config: dict,
+    config: BundleConfig,
     classes: list[str],
     metrics: dict,
 ) -> Path:
     """Weights, config, classes, metrics and ``report/`` (curves from ``stage/logs``, confusion
     matrix, report.md) into the staging directory, then publish it as ``out``."""
-    name = config["model"]["name"]
+    name = config.model.name
     save_weights(stage, model)
-    write_json(stage / CONFIG, config)
-    write_json(stage / CLASSES, classes)
-    write_json(stage / METRICS, metrics)
+    write_files(stage, config, classes, metrics)
     report = stage / REPORT
     plot_curves(
         read_epoch_log(stage / "logs" / "metrics.csv"),
@@ -385,5 +408,5 @@ def write_bundle(
         report / "confusion_matrix.png",
         f"{name} — {metrics['split']}"[:80],
     )
-    write_report(report / "report.md", config, classes, metrics)
+    write_report(report / "report.md", config.to_dict(), classes, metrics)
     return publish(stage, out)

@@ -33,9 +33,10 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from motionscope import __version__
-from motionscope.bundle import FORMAT_VERSION, prepare_staging
+from motionscope.bundle import BundleConfig, ModelEntry, prepare_staging
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics
+from motionscope.kinds import InputKind
 from motionscope.models.efficientnet_lite import N_BLOCKS, NAME, load_backbone_weights
 from motionscope.models.registry import ModelInfo, count_parameters, get_model_info
 from motionscope.models.rgb import CnnLstm
@@ -50,10 +51,13 @@ from motionscope.train.fit import (
     _quiet_lightning,
     _resolve_split,
     _split_entry,
+    calibration_entry,
     fit_loop,
+    groups_entry,
     holdout_split,
     write_bundle,
 )
+from motionscope.video.decode import is_video_file, probe
 from motionscope.video.sampling import SamplingConfig, count_frames, sample_clip
 
 log = logging.getLogger(__name__)
@@ -256,12 +260,24 @@ def _clip_lengths(paths: list[Path], seed: int, limit: int = 200) -> dict:
         else [paths[i] for i in rng.choice(len(paths), limit, replace=False)]
     )
     counts = [count_frames(p) for p in chosen]
+    rates = [r for r in (_fps(p) for p in chosen) if r]
     return {
         "min": int(min(counts)),
         "median": float(np.median(counts)),
         "max": int(max(counts)),
         "counted": len(counts),
+        "fps": round(float(np.median(rates)), 3) if len(rates) * 2 >= len(chosen) else None,
     }
+
+
+def _fps(path: Path) -> float | None:
+    """A video's frame rate from its header (None for frame-image folders)."""
+    if not is_video_file(path):
+        return None
+    try:
+        return probe(path).fps or None
+    except DataError:
+        return None
 
 
 def train_frames(
@@ -384,25 +400,30 @@ def train_frames(
         metrics["feature_cache_seconds"] = cache_info["seconds"]
     net.eval()
     calibration = calibrate(_logits(fit.model, val_set, val_batch), y_val)
-    config = {
-        "format_version": FORMAT_VERSION,
-        "motionscope_version": __version__,
-        "input_kind": "frames",
-        "model": {"name": info.name, "hparams": info.hparams, "parameters": count_parameters(net)},
-        "sampling": sampling.to_dict(),
-        "input": {
-            "clip": "(frames, size, size, 3) uint8 RGB, sampled from the video by `sampling`",
-            "normalization": net.input.normalization(),
+    clips = _clip_lengths([paths[i] for i in train_idx], cfg.seed)
+    config = BundleConfig(
+        input_kind=InputKind.FRAMES,
+        model=ModelEntry(info.name, dict(info.hparams), count_parameters(net)),
+        window=max(1, int(round(clips["median"]))),
+        fps=clips.pop("fps"),
+        sampling=sampling.to_dict(),
+        calibration=calibration_entry(calibration),
+        groups=groups_entry(ds, train_idx, val_idx, test_idx),
+        split=_split_entry(split_text, train_idx, val_idx, test_idx),
+        data=ds.summary(),
+        train=asdict(cfg),
+        optim=asdict(optim),
+        extras={
+            "input": {
+                "clip": "(frames, size, size, 3) uint8 RGB, sampled from the video by `sampling`",
+                "normalization": net.input.normalization(),
+            },
+            "backbone": backbone,
+            "clip_frames": clips,
+            "feature_cache": cache_info,
+            "frames": asdict(fcfg),
         },
-        "backbone": backbone,
-        "clip_frames": _clip_lengths([paths[i] for i in train_idx], cfg.seed),
-        "feature_cache": cache_info,
-        "optim": asdict(optim),
-        "train": asdict(cfg),
-        "frames": asdict(fcfg),
-        "split": _split_entry(split_text, train_idx, val_idx, test_idx),
-        "data": ds.summary(),
-        "calibration": calibration,
-    }
+        motionscope_version=__version__,
+    )
     write_bundle(stage, out, net, config, ds.classes, metrics)
     return TrainResult(out, metrics, time.perf_counter() - t_start)

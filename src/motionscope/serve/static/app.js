@@ -111,9 +111,12 @@ async function loadModel() {
     ["backend", m.backend],
     ["version", m.version],
   ]);
+  const shape = m.input.kind === "frames"
+    ? ["sampling", `${m.input.sampling.frames} frames of ${m.input.sampling.size} px`]
+    : ["layout", `${m.input.layout} (${m.input.width})`];
   fillList($("model-input"), [
-    ["kind", m.input.kind], ["layout", `${m.input.layout} (${m.input.width})`],
-    ["window", `${m.input.window} frames`],
+    ["kind", m.input.kind], shape,
+    ["window", `${m.input.window} frames` + (m.input.fps ? ` at ${m.input.fps} fps` : "")],
     ["unknown below", m.unknown_threshold === null ? undefined : pct(m.unknown_threshold)],
   ]);
   const mt = m.metrics || {};
@@ -401,7 +404,7 @@ function onLiveMessage(msg) {
   if (msg.label) {
     $("live-label").textContent = `${msg.label} ${(100 * msg.confidence).toFixed(0)}%`;
   } else {
-    $("live-label").textContent = msg.person_detected ? "watching…" : "no person";
+    $("live-label").textContent = msg.person_detected === false ? "no person" : "watching…";
   }
   renderBars($("live-topk"), msg.top_k);
   drawSkeleton(msg.keypoints);
