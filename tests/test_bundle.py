@@ -60,7 +60,7 @@ def test_a_valid_bundle_reads_as_typed_config(run):
     assert isinstance(b.config, BundleConfig)
     assert b.config.input_kind.value == "keypoints" and b.config.model.name == "kpnet"
     assert b.config.window == b.config.preprocessor().window == 8
-    assert 0 < b.config.calibration.temperature
+    assert b.config.calibration.temperature > 0
     assert b.classes == json.loads((run / "classes.json").read_text())
     # what is written is what the schema reads back
     assert BundleConfig.from_dict(b.config.to_dict()) == b.config
@@ -92,7 +92,9 @@ CONFIG_TAMPERING = [
 
 
 @pytest.mark.parametrize(
-    "change,match", [(c, m) for _, c, m in CONFIG_TAMPERING], ids=[n for n, _, _ in CONFIG_TAMPERING]
+    "change,match",
+    [(c, m) for _, c, m in CONFIG_TAMPERING],
+    ids=[n for n, _, _ in CONFIG_TAMPERING],
 )
 def test_tampered_config_is_one_clear_error(run, change, match):
     edit_json(run / "config.json", change)

@@ -384,3 +384,14 @@ def test_real_clip_with_a_real_codec(cnn_bundle, shared_datasets):
     clip = shared_datasets / "mmaction2-samples" / "tests" / "data" / "test.avi"  # mpeg4 320x240
     p = motionscope.load(cnn_bundle).predict(clip)
     assert p.top_k[0][0] in CLASSES and 0.0 < p.confidence <= 1.0
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 7, 5), (1, 2, 3, 2, 2), (1, 1, 2, 9, 11)])
+def test_c3d_grid_mean_is_adaptive_average_pooling(shape):
+    """c3d-lstm-gru pools with slices (ONNX has no adaptive 3D pooling): same values."""
+    from torch.nn import functional as F
+
+    from motionscope.models.rgb import _grid_mean
+
+    z = torch.randn(*shape)
+    assert torch.allclose(_grid_mean(z, 2), F.adaptive_avg_pool3d(z, (shape[2], 2, 2)), atol=1e-6)

@@ -214,6 +214,21 @@ def _conv3d_block(cin: int, cout: int, stride=(1, 1, 1)) -> nn.Sequential:
     )
 
 
+def _grid_mean(z: torch.Tensor, grid: int) -> torch.Tensor:
+    """``adaptive_avg_pool3d(z, (T, grid, grid))`` written with slices and means (the same cells
+    and values), because the ONNX exporter has no adaptive 3D pooling."""
+    h, w = z.shape[-2:]
+    rows = []
+    for i in range(grid):
+        r0, r1 = (i * h) // grid, -(-((i + 1) * h) // grid)
+        cells = []
+        for j in range(grid):
+            c0, c1 = (j * w) // grid, -(-((j + 1) * w) // grid)
+            cells.append(z[..., r0:r1, c0:c1].mean(dim=(-2, -1)))
+        rows.append(torch.stack(cells, dim=-1))
+    return torch.stack(rows, dim=-2)
+
+
 def _pool(x: torch.Tensor, t: int) -> torch.Tensor:
     """Max-pool space by 2 and time by ``t`` (by 1 when the clip is already that short)."""
     kt = t if x.shape[2] >= t else 1
@@ -260,7 +275,7 @@ class C3dLstmGru(nn.Module):
         z = _pool(self.conv3(z), 1)
         z = self.conv4(z)  # (B, C, T', H', W')
         b, c, t = z.shape[:3]
-        z = F.adaptive_avg_pool3d(z, (t, self.grid, self.grid))
+        z = _grid_mean(z, self.grid)  # (B, C, T', grid, grid)
         seq = z.permute(0, 2, 1, 3, 4).reshape(b, t, c * self.grid * self.grid)
         out, _ = self.lstm(seq)
         out, _ = self.gru(out)
