@@ -18,13 +18,13 @@ same numbers describe the left and the right limb.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from motionscope.atomic import write_npy
 from motionscope.errors import DataError
 from motionscope.keypoints.layout import HOLISTIC
 from motionscope.synth_output import previous_output, remove_stale
@@ -860,17 +860,6 @@ def synth_dataset(
     ]
 
 
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` as .npy to ``path`` via a temporary file and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_synthetic_keypoints(
     out: Path, *, classes: int = 5, per_class: int = 20, frames: int = 30, seed: int = 0
 ) -> dict:
@@ -887,7 +876,7 @@ def write_synthetic_keypoints(
         folder = out / label
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            _save_atomic(folder / f"{i}.npy", _sample(c, i, frames, seed))
+            write_npy(folder / f"{i}.npy", _sample(c, i, frames, seed))
     remove_stale(previous, labels, per_class, "npy")
     return {
         "classes": labels,

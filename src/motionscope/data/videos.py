@@ -35,14 +35,15 @@ from typing import TYPE_CHECKING
 from motionscope.data.dataset import LabelledSamples
 from motionscope.data.loaders import compile_group_pattern, group_of
 from motionscope.data.manifest import ManifestRow, read_manifest
+from motionscope.data.source import MANIFEST_SUFFIXES, Source, SourceKind, detect_source
 from motionscope.errors import DataError
-from motionscope.video.decode import is_frame_folder, is_video_file, natural_key
+from motionscope.video.decode import frame_files, is_video_file, natural_key
 
 if TYPE_CHECKING:
     from motionscope.data.dataset import KeypointDataset
 
 UCF_GROUP_PATTERN = r"_g(\d+)_"
-MANIFEST_SUFFIXES = (".csv", ".jsonl")
+__all__ = ["MANIFEST_SUFFIXES", "VideoDataset", "VideoSample", "load_video_dataset"]
 
 
 @dataclass
@@ -104,25 +105,13 @@ def find_videos(folder: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
-        if here != folder and is_frame_folder(here):
+        if here != folder and frame_files(here):
             found.append(here)
             dirs[:] = []
             continue
         dirs[:] = [d for d in dirs if not _hidden(d)]
         found.extend(here / f for f in files if is_video_file(here / f))
     return sorted(found, key=lambda p: tuple(natural_key(Path(part)) for part in p.parts))
-
-
-def _has_video(folder: Path) -> bool:
-    """True as soon as one video or frame folder is found under ``folder``."""
-    for root, dirs, files in os.walk(folder):
-        here = Path(root)
-        if here != folder and is_frame_folder(here):
-            return True
-        if any(is_video_file(here / f) for f in files):
-            return True
-        dirs[:] = [d for d in dirs if not _hidden(d)]
-    return False
 
 
 def _class_dirs(root: Path) -> list[Path]:
@@ -132,28 +121,18 @@ def _class_dirs(root: Path) -> list[Path]:
 
 
 def _is_video_item(p: Path) -> bool:
-    return (p.is_file() and is_video_file(p)) or is_frame_folder(p)
+    return (p.is_file() and is_video_file(p)) or (p.is_dir() and bool(frame_files(p)))
 
 
-def is_video_dataset(src: Path | str) -> bool:
+def is_video_dataset(src: Path | str | Source) -> bool:
     """True for a folder of class folders holding videos (at any depth) and for a manifest whose
-    rows name videos, frame folders or class folders of videos."""
-    src = Path(src)
-    if src.is_dir():
-        if is_frame_folder(src):
-            return False  # one video, not a dataset
-        return any(_has_video(c) for c in _class_dirs(src))
-    if src.is_file() and src.suffix.lower() in MANIFEST_SUFFIXES:
-        try:
-            rows = read_manifest(src)
-        except DataError:
-            return False
-        for row in rows:
-            p = row.path
-            if not p.exists():
-                continue
-            return _is_video_item(p) or (p.is_dir() and _has_video(p))
-    return False
+    rows name videos, frame folders or class folders of videos (see
+    :func:`~motionscope.data.source.detect_source`)."""
+    try:
+        source = detect_source(src)
+    except DataError:
+        return False
+    return source.is_dataset and source.holds_videos
 
 
 # ----------------------------------------------------------------------------------------------
@@ -169,7 +148,7 @@ def _from_folders(root: Path, pattern: re.Pattern | None) -> list[VideoSample]:
         )
     samples: list[VideoSample] = []
     for class_dir in classes:
-        if is_frame_folder(class_dir):
+        if frame_files(class_dir):
             raise DataError(
                 f"{class_dir} holds frame images directly; a class folder holds videos, or one "
                 f"folder of frames per video ({root}/<class>/<video>/<frame>.png)"
@@ -332,8 +311,15 @@ def _expand_row(row: ManifestRow, pattern: re.Pattern | None) -> list[VideoSampl
     )
 
 
+def _not_a_video_dataset(source: Source) -> str:
+    wanted = "a video dataset is a folder of class folders of videos or a manifest (.csv/.jsonl)"
+    if source.path.is_file():
+        return f"{source.path} is a file ({source.kind.description}); {wanted}"
+    return f"{source.path} holds no videos: it is {source.kind.description}; {wanted}"
+
+
 def load_video_dataset(
-    src: Path | str,
+    src: Path | str | Source,
     *,
     split_files: tuple[Path, Path] | None = None,
     class_index: Path | None = None,
@@ -347,23 +333,19 @@ def load_video_dataset(
     ``group_pattern``'s first group in each path names its group; ``classes`` picks and orders
     classes. Nothing is decoded here.
     """
-    src = Path(src)
-    if not src.exists():
-        raise DataError(f"{src} does not exist")
+    source = detect_source(src)
+    src = source.path
     pattern = compile_group_pattern(group_pattern)
     ordered: list[str] | None = None
     info: dict = {}
-    if src.is_file():
-        if src.suffix.lower() not in MANIFEST_SUFFIXES:
-            raise DataError(
-                f"{src} is a file; a video dataset is a folder of class folders of videos or a "
-                "manifest (.csv/.jsonl)"
-            )
+    if source.kind is SourceKind.MANIFEST:
         if split_files:
             raise DataError(
                 "split lists go with a folder of class folders; in a manifest use its split column"
             )
         samples = _from_manifest(src, pattern)
+    elif source.kind is not SourceKind.VIDEOS:
+        raise DataError(_not_a_video_dataset(source))
     elif split_files:
         if len(split_files) != 2:
             raise DataError(
@@ -390,7 +372,7 @@ def load_video_dataset(
 
 
 def load_training_data(
-    src: Path | str,
+    src: Path | str | Source,
     *,
     input_kind: str,
     split_files: tuple[Path, Path] | None = None,
@@ -405,34 +387,53 @@ def load_training_data(
     frames (``input_kind="frames"``), a keypoint dataset otherwise (``src`` must then hold
     keypoints: the CLI extracts them from videos first). ``group_pattern=None`` means UCF101's
     ``_g(\\d+)_`` for videos and no groups for keypoints."""
+    if input_kind not in ("keypoints", "frames"):
+        raise DataError(f"unknown model input kind {input_kind!r}; expected keypoints or frames")
+    # an explicit --format is the user's word for keypoints: no detection then
+    source = None
+    if isinstance(src, Source) or fmt == "auto" or input_kind == "frames":
+        source = detect_source(src)
+    src = source.path if source is not None else Path(src)
     if input_kind == "frames":
-        if not is_video_dataset(src):
+        if not (source.is_dataset and source.holds_videos):
             raise DataError(
-                f"{src} holds no videos; this model reads frames: give a folder of class "
-                "folders of videos or a manifest listing videos"
+                f"{source.path} holds no videos ({source.kind.description}); this model reads "
+                "frames: give a folder of class folders of videos or a manifest listing videos"
             )
         return load_video_dataset(
-            src,
+            source,
             split_files=split_files,
             class_index=class_index,
             group_pattern=group_pattern or UCF_GROUP_PATTERN,
             classes=classes,
         )
-    if input_kind != "keypoints":
-        raise DataError(f"unknown model input kind {input_kind!r}; expected keypoints or frames")
     from motionscope.data.loaders import load_keypoint_dataset
 
-    if Path(src).is_file() and is_video_dataset(src):
+    if source is not None and source.holds_videos:
+        if source.kind is SourceKind.MANIFEST:
+            raise DataError(
+                f"{src} lists videos but this model reads keypoints: extract them first "
+                "(motionscope extract VIDEOS OUT) and list the .npy files, or train a model "
+                "that reads frames"
+            )
         raise DataError(
-            f"{src} lists videos but this model reads keypoints: extract them first "
-            "(motionscope extract VIDEOS OUT) and list the .npy files, or train a model that "
-            "reads frames"
+            f"{src} holds videos ({source.kind.description}) but this model reads keypoints: "
+            "extract them first (motionscope extract VIDEOS OUT, or "
+            "motionscope.train.run.train_from_source, which does it)"
         )
+    if source is not None:
+        if not source.is_dataset:
+            raise DataError(
+                f"{src} is {source.kind.description}, not a dataset; expected a folder of class "
+                "folders, a manifest (.csv/.jsonl) or a .ts file"
+            )
+        if fmt == "auto":
+            fmt = source.keypoint_format
     ds = load_keypoint_dataset(
         src, layout=layout, fmt=fmt, group_pattern=group_pattern, progress=progress
     )
     if split_files:
-        ds = apply_split_lists(ds, Path(src), split_files, class_index)
+        ds = apply_split_lists(ds, src, split_files, class_index)
     elif class_index is not None:
         index = read_class_index(Path(class_index))
         ds = ds.select_classes([index[k] for k in sorted(index) if index[k] in ds.classes])

@@ -37,12 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from motionscope.atomic import tmp_path, write_json, write_npy
+from motionscope.data.source import SourceKind, detect_source
 from motionscope.errors import DataError, MotionscopeError
 from motionscope.pose.holistic import EXTRACTOR, WIDTH, HolisticExtractor, mediapipe_version
 from motionscope.video.decode import (
     VIDEO_SUFFIXES,
     frame_files,
-    is_frame_folder,
     is_video_file,
     natural_key,
 )
@@ -129,20 +129,36 @@ class _Job:
         return out / self.rel.parent / f"{self.rel.name}.json"
 
 
+def _as_video_source(src: Path | str) -> Path:
+    """``src``, with a clear error for a file that is not a video (checked before detection,
+    which would call a .npy a keypoint file)."""
+    src = Path(src)
+    if src.is_file() and not is_video_file(src):
+        raise DataError(
+            f"{src} is not a video file; expected one of {', '.join(VIDEO_SUFFIXES)}, "
+            "a folder of videos or a folder of frame images"
+        )
+    return src
+
+
 def discover(src: Path | str, out: Path | str | None = None) -> list[_Job]:
     """The videos under ``src`` (files with a video suffix and frame folders), in natural order."""
-    src = Path(src)
-    if not src.exists():
-        raise DataError(f"{src} does not exist")
-    if src.is_file():
-        if not is_video_file(src):
-            raise DataError(
-                f"{src} is not a video file; expected one of {', '.join(VIDEO_SUFFIXES)}, "
-                "a folder of videos or a folder of frame images"
-            )
+    src = _as_video_source(src)
+    try:
+        source = detect_source(src)
+    except DataError as e:
+        if not src.is_dir():
+            raise
+        raise DataError(f"no videos or frame folders found under {src}: {e}") from None
+    if source.kind is SourceKind.VIDEO:
         return [_Job(src, Path(src.stem))]
-    if is_frame_folder(src):
+    if source.kind is SourceKind.FRAME_IMAGES:
         return [_Job(src, Path(src.name))]
+    if source.kind is not SourceKind.VIDEOS:
+        raise DataError(
+            f"no videos ({', '.join(VIDEO_SUFFIXES)}) or frame folders found under {src}: "
+            f"it is {source.kind.description}"
+        )
     skip = Path(out).resolve() if out is not None else None  # OUT inside SRC: not a source
     jobs: list[_Job] = []
     for root, dirs, files in os.walk(src):
@@ -308,26 +324,16 @@ class _Bar:
         self.start = time.perf_counter()
         if enabled and total:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
 
-            self.progress = Progress(
-                TextColumn("[bold]extracting keypoints"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("videos"),
-                TextColumn("{task.fields[fps]:>6.1f} frames/s"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
+            from motionscope.progress import progress_bar
+
+            self.progress = progress_bar(
+                "extracting keypoints",
+                columns=("videos", "{task.fields[fps]:>6.1f} frames/s"),
                 # A private copy of stderr: extraction points fd 2 at /dev/null to silence
                 # MediaPipe, and the bar must keep drawing meanwhile.
                 console=Console(file=self._stream()),
+                transient=False,
             )
             self.progress.start()
             self.task = self.progress.add_task("extract", total=total, fps=0.0)

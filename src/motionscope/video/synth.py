@@ -22,13 +22,13 @@ Clips are written as H.264 (``libx264``, ``yuv420p``) ``.mp4`` files that browse
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from motionscope.atomic import atomic_target
 from motionscope.errors import DataError
 from motionscope.synth_output import previous_output, remove_stale
 
@@ -810,34 +810,28 @@ def write_video(path: Path, frames: np.ndarray, fps: int, *, crf: int = 20) -> N
     import av
     import cv2
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with av.open(str(tmp), "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=int(fps))
-            stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
-            stream.pix_fmt = "yuv420p"
-            # Same seed, same bytes: with only the "threads" option, about 1 process in 5 wrote a
-            # different first clip. One thread on the codec context and OpenCV's RGB->I420
-            # conversion (instead of swscale's) were both needed: each alone still failed 2 runs
-            # in 12, together 0 in 20 (a same-seed test run repeatedly under pytest).
-            stream.options = {
-                "crf": str(crf),
-                "preset": "fast",
-                "threads": "1",
-                "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0",
-            }
-            stream.codec_context.thread_count = 1
-            for f in frames:
-                # RGB -> I420 with OpenCV rather than swscale (see above)
-                yuv = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2YUV_I420)
-                for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
-                    container.mux(packet)
-            for packet in stream.encode():
+    with atomic_target(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(fps))
+        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
+        stream.pix_fmt = "yuv420p"
+        # Same seed, same bytes: with only the "threads" option, about 1 process in 5 wrote a
+        # different first clip. One thread on the codec context and OpenCV's RGB->I420
+        # conversion (instead of swscale's) were both needed: each alone still failed 2 runs
+        # in 12, together 0 in 20 (a same-seed test run repeatedly under pytest).
+        stream.options = {
+            "crf": str(crf),
+            "preset": "fast",
+            "threads": "1",
+            "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0",
+        }
+        stream.codec_context.thread_count = 1
+        for f in frames:
+            # RGB -> I420 with OpenCV rather than swscale (see above)
+            yuv = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2YUV_I420)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
                 container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def sample_rng(seed: int, label_index: int, index: int) -> np.random.Generator:
