@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -50,3 +52,44 @@ def progress_iter(items: Sequence[T], description: str, *, enabled: bool = True)
         return
     with progress_bar() as bar:
         yield from bar.track(items, description=description)
+
+
+class RateBar:
+    """A bar over ``total`` items (``unit``) showing the rate of a second count (``rate_unit``
+    per second, e.g. frames/s over videos); a no-op when disabled or empty.
+
+    It draws on a private copy of stderr: keypoint extraction points fd 2 at /dev/null to
+    silence MediaPipe, and the bar must keep drawing meanwhile."""
+
+    def __init__(
+        self, description: str, total: int, unit: str, rate_unit: str, *, enabled: bool = True
+    ) -> None:
+        self.progress: Progress | None = None
+        self._file = None
+        self.count = 0
+        self.start = time.perf_counter()
+        if enabled and total:
+            from rich.console import Console
+
+            self._file = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
+            self.progress = progress_bar(
+                description,
+                columns=(unit, "{task.fields[rate]:>6.1f} " + rate_unit + "/s"),
+                console=Console(file=self._file),
+                transient=False,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(description, total=total, rate=0.0)
+
+    def advance(self, count: int) -> None:
+        """One item done, which brought ``count`` of the rated unit."""
+        self.count += count
+        if self.progress is not None:
+            rate = self.count / max(time.perf_counter() - self.start, 1e-9)
+            self.progress.update(self.task, advance=1, rate=rate)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self._file is not None:
+            self._file.close()

@@ -31,7 +31,7 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,8 @@ from motionscope.atomic import tmp_path, write_json, write_npy
 from motionscope.data.source import SourceKind, detect_source
 from motionscope.errors import DataError, MotionscopeError
 from motionscope.pose.holistic import EXTRACTOR, WIDTH, HolisticExtractor, mediapipe_version
+from motionscope.pose.report import REPORT, STATUSES, ExtractReport, VideoResult
+from motionscope.progress import RateBar
 from motionscope.video.decode import (
     VIDEO_SUFFIXES,
     frame_files,
@@ -49,68 +51,8 @@ from motionscope.video.decode import (
 
 log = logging.getLogger(__name__)
 
-REPORT = "extract-report.json"
+__all__ = ["REPORT", "STATUSES", "ExtractReport", "VideoResult", "extract_batch"]
 SIDECAR_FORMAT = 1
-STATUSES = ("ok", "skipped", "failed", "no-person")
-
-
-@dataclass
-class VideoResult:
-    """What happened to one video."""
-
-    source: str
-    output: str | None  # the .npy, relative to OUT (None when nothing was written)
-    status: str  # ok | skipped | failed | no-person
-    frames: int = 0
-    detection_rate: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    note: str | None = None  # for skipped videos: the status of the earlier run
-
-
-@dataclass
-class ExtractReport:
-    """The result of :func:`extract_batch`, also written to ``OUT/extract-report.json``."""
-
-    src: str
-    out: str
-    engine: str
-    workers: int
-    settings: dict
-    videos: list[VideoResult]
-    seconds: float = 0.0
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {s: sum(v.status == s for v in self.videos) for s in STATUSES}
-
-    @property
-    def failed(self) -> list[VideoResult]:
-        return [v for v in self.videos if v.status == "failed"]
-
-    @property
-    def frames_extracted(self) -> int:
-        return sum(v.frames for v in self.videos if v.status in ("ok", "no-person"))
-
-    @property
-    def frames_per_second(self) -> float:
-        return self.frames_extracted / self.seconds if self.seconds else 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "src": self.src,
-            "out": self.out,
-            "engine": self.engine,
-            "workers": self.workers,
-            "settings": self.settings,
-            "counts": self.counts,
-            "frames_extracted": self.frames_extracted,
-            "seconds": round(self.seconds, 3),
-            "frames_per_second": round(self.frames_per_second, 2),
-            "videos": [asdict(v) for v in self.videos],
-        }
-
 
 # ---------------------------------------------------------------------------------------------
 # Finding the videos
@@ -314,47 +256,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class _Bar:
-    """A Rich progress bar over videos, showing frames per second (a no-op when disabled)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.progress = None
-        self._file = None
-        self.frames = 0
-        self.start = time.perf_counter()
-        if enabled and total:
-            from rich.console import Console
-
-            from motionscope.progress import progress_bar
-
-            self.progress = progress_bar(
-                "extracting keypoints",
-                columns=("videos", "{task.fields[fps]:>6.1f} frames/s"),
-                # A private copy of stderr: extraction points fd 2 at /dev/null to silence
-                # MediaPipe, and the bar must keep drawing meanwhile.
-                console=Console(file=self._stream()),
-                transient=False,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("extract", total=total, fps=0.0)
-
-    def _stream(self):
-        self._file = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
-        return self._file
-
-    def advance(self, frames: int) -> None:
-        self.frames += frames
-        if self.progress is not None:
-            fps = self.frames / max(time.perf_counter() - self.start, 1e-9)
-            self.progress.update(self.task, advance=1, fps=fps)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-        if self._file is not None:
-            self._file.close()
-
-
 def _result(job: _Job, out: Path, res: dict) -> VideoResult:
     ok = res["status"] == "ok"
     return VideoResult(
@@ -506,7 +407,7 @@ def run_batch(
         todo.append((i, task))
 
     n_workers = 1
-    bar = _Bar(len(todo), progress)
+    bar = RateBar("extracting keypoints", len(todo), "videos", "frames", enabled=progress)
 
     def on_done(k: int, res: dict) -> None:
         i = todo[k][0]
