@@ -76,7 +76,7 @@ def test_keypoint_model_on_videos_extracts_into_the_cache_first(videos, tmp_path
     calls = []
 
     def fake_extract(src, out, **kw):
-        calls.append((Path(src), Path(out)))
+        calls.append((src.path, Path(out)))  # the Source detected once, passed on
         write_synthetic_keypoints(out, classes=2, per_class=6, frames=8, seed=0)
         return "report"
 

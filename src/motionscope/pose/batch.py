@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from motionscope.atomic import tmp_path, write_json, write_npy
-from motionscope.data.source import SourceKind, detect_source
+from motionscope.data.source import Source, SourceKind, detect_source
 from motionscope.errors import DataError, MotionscopeError
 from motionscope.pose.holistic import EXTRACTOR, WIDTH, HolisticExtractor, mediapipe_version
 from motionscope.pose.report import REPORT, STATUSES, ExtractReport, VideoResult
@@ -71,27 +71,26 @@ class _Job:
         return out / self.rel.parent / f"{self.rel.name}.json"
 
 
-def _as_video_source(src: Path | str) -> Path:
-    """``src``, with a clear error for a file that is not a video (checked before detection,
-    which would call a .npy a keypoint file)."""
-    src = Path(src)
+def _detect_videos(src: Path) -> Source:
+    """What ``src`` is, with errors about videos (a file that is not a video is refused before
+    detection, which would call a .npy a keypoint file)."""
     if src.is_file() and not is_video_file(src):
         raise DataError(
             f"{src} is not a video file; expected one of {', '.join(VIDEO_SUFFIXES)}, "
             "a folder of videos or a folder of frame images"
         )
-    return src
-
-
-def discover(src: Path | str, out: Path | str | None = None) -> list[_Job]:
-    """The videos under ``src`` (files with a video suffix and frame folders), in natural order."""
-    src = _as_video_source(src)
     try:
-        source = detect_source(src)
+        return detect_source(src)
     except DataError as e:
         if not src.is_dir():
             raise
         raise DataError(f"no videos or frame folders found under {src}: {e}") from None
+
+
+def discover(src: Path | str | Source, out: Path | str | None = None) -> list[_Job]:
+    """The videos under ``src`` (files with a video suffix and frame folders), in natural order.
+    ``src`` may be a :class:`~motionscope.data.source.Source` already detected."""
+    source = src if isinstance(src, Source) else _detect_videos(Path(src))
     if source.kind is SourceKind.VIDEO:
         return [_Job(src, Path(src.stem))]
     if source.kind is SourceKind.FRAME_IMAGES:
@@ -308,7 +307,7 @@ def engine_settings(workers: int | None, **holistic: object) -> dict:
 
 
 def extract_batch(
-    src: Path | str,
+    src: Path | str | Source,
     out: Path | str,
     *,
     workers: int | None = None,
@@ -347,7 +346,7 @@ def extract_batch(
 
 
 def run_batch(
-    src: Path | str,
+    src: Path | str | Source,
     out: Path | str,
     *,
     every: int,
@@ -363,13 +362,14 @@ def run_batch(
     built from ``settings``, and ``on_done(k, result)`` is called once per task (``k`` is its
     index in ``tasks``), in this process.
     """
-    src, out = Path(src), Path(out)
+    out = Path(out)
     if not isinstance(every, int) or every < 1:
         raise DataError(f"every must be a whole number >= 1 (1 = every frame), got {every!r}")
     extractor_settings = HolisticExtractor(**settings).settings.to_dict()  # validates
     key_settings = {**extractor_settings, "every": every}
     start = time.perf_counter()
     jobs = discover(src, out)
+    src = src.path if isinstance(src, Source) else Path(src)
     out.mkdir(parents=True, exist_ok=True)
 
     results: list[VideoResult | None] = [None] * len(jobs)

@@ -177,7 +177,7 @@ def _extract(
 
     cache = Path(options.cache) if options.cache else out / "keypoints"
     say(f"{source.path} holds videos: extracting keypoints into {cache}")
-    report = extract_batch(source.path, cache, workers=options.workers, progress=progress)
+    report = extract_batch(source, cache, workers=options.workers, progress=progress)
     if on_extract is not None:
         on_extract(report)
     return cache
