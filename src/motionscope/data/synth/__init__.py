@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionscope.atomic import write_npy
+from motionscope.atomic import atomic_target
 from motionscope.data.synth.body import ACTIONS, LEFT, RIGHT, _random_body
 from motionscope.data.synth.motion import _ACTION_FNS, _ONE_SIDED, _idle, _Motion
 from motionscope.data.synth.render import _random_camera, _render, _world
@@ -100,6 +100,13 @@ def synth_dataset(
     ]
 
 
+def _save(path: Path, array: np.ndarray) -> None:
+    """``array`` as ``.npy`` at ``path`` atomically; an interrupted write leaves a temporary
+    file that :mod:`motionscope.synth_output` recognises and the next run removes."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
 def write_synthetic_keypoints(
     out: Path, *, classes: int = 5, per_class: int = 20, frames: int = 30, seed: int = 0
 ) -> dict:
@@ -116,7 +123,7 @@ def write_synthetic_keypoints(
         folder = out / label
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            write_npy(folder / f"{i}.npy", _sample(c, i, frames, seed))
+            _save(folder / f"{i}.npy", _sample(c, i, frames, seed))
     remove_stale(previous, labels, per_class, "npy")
     return {
         "classes": labels,
