@@ -136,3 +136,16 @@ def test_errors_name_the_path(tmp_path):
 def test_describe_says_what_it_is(tmp_path):
     src = Source(tmp_path / "x.csv", SourceKind.MANIFEST, "videos")
     assert src.describe() == f"{tmp_path / 'x.csv'} (a manifest (.csv/.jsonl) of videos)"
+
+
+def test_extraction_discovers_the_videos_of_a_detected_source(tmp_path):
+    from motionscope.pose.batch import discover
+
+    touch(tmp_path / "v" / "wave" / "0.mp4")
+    frame_images(tmp_path / "v" / "clap" / "1")
+    src = detect_source(tmp_path / "v")
+    assert [j.rel.as_posix() for j in discover(src)] == ["clap/1", "wave/0"]
+    assert [j.rel.as_posix() for j in discover(tmp_path / "v")] == ["clap/1", "wave/0"]
+    with pytest.raises(DataError, match="no videos .* class folders of keypoint sequences"):
+        np.save(touch(tmp_path / "k" / "a" / "0.npy"), np.zeros((3, 6)))
+        discover(detect_source(tmp_path / "k"))

@@ -91,6 +91,7 @@ def discover(src: Path | str | Source, out: Path | str | None = None) -> list[_J
     """The videos under ``src`` (files with a video suffix and frame folders), in natural order.
     ``src`` may be a :class:`~motionscope.data.source.Source` already detected."""
     source = src if isinstance(src, Source) else _detect_videos(Path(src))
+    src = source.path
     if source.kind is SourceKind.VIDEO:
         return [_Job(src, Path(src.stem))]
     if source.kind is SourceKind.FRAME_IMAGES:
