@@ -115,3 +115,19 @@ def test_demo_bad_size_is_one_line_error(tmp_path):
     r = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--size", "big"])
     assert r.exit_code == 2
     assert "--size must look like" in r.output and "Traceback" not in r.output
+
+
+def test_demo_with_an_rgb_model_trains_on_the_videos(tmp_path):
+    """An RGB model skips MediaPipe: videos -> train_from_source -> evaluate -> predict."""
+    out = tmp_path / "demo"
+    r = runner.invoke(app, ["demo", "--out", str(out), "--model", "c3d-lstm-gru", "--classes", "2",
+                            "--per-class", "3", "--heldout-per-class", "1", "--seconds", "0.6",
+                            "--size", "64x64", "--epochs", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert not (out / "keypoints").exists()
+    config = json.loads((out / "run" / "config.json").read_text())
+    assert config["input_kind"] == "frames" and config["model"]["name"] == "c3d-lstm-gru"
+    assert json.loads((out / "eval" / "metrics.json").read_text())["n_test"] == 2
+    assert "videos/heldout/clap/0.mp4" in r.output
+    r = runner.invoke(app, ["demo", "--keypoints", "--model", "cnn-lstm", "--out", str(out)])
+    assert r.exit_code == 2 and "cnn-lstm reads video frames" in r.output

@@ -23,12 +23,12 @@ av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
 mp = pytest.importorskip("mediapipe")
 
+from motionscope.cli.extract import extract_command  # noqa: E402
 from motionscope.data import load_keypoint_dataset  # noqa: E402
 from motionscope.errors import DataError, MotionscopeError  # noqa: E402
 from motionscope.keypoints.layout import HOLISTIC  # noqa: E402
 from motionscope.pose import ExtractorError, HolisticExtractor, extract_batch  # noqa: E402
 from motionscope.pose.batch import REPORT, discover  # noqa: E402
-from motionscope.pose.cli import extract_command  # noqa: E402
 from motionscope.video import VIDEO_SUFFIXES, iter_frames, probe  # noqa: E402
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"

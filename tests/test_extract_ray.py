@@ -17,10 +17,10 @@ pytest.importorskip("av")
 pytest.importorskip("cv2")
 pytest.importorskip("mediapipe")
 
+from motionscope.cli.extract import ENGINES, extract_command  # noqa: E402
 from motionscope.errors import MotionscopeError  # noqa: E402
 from motionscope.pose import extract_batch  # noqa: E402
 from motionscope.pose.batch import REPORT  # noqa: E402
-from motionscope.pose.cli import ENGINES, extract_command  # noqa: E402
 from motionscope.pose.ray_engine import extract_batch_ray  # noqa: E402
 from tests.test_extract import cartoon_video  # noqa: E402
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from motionscope.errors import DataError
+from motionscope.kinds import InputKind
 
 HELDOUT_SEED_OFFSET = 1000  # held-out data: another seed, so nothing is shared with training
 
@@ -50,16 +51,9 @@ class DemoConfig:
 
 
 def _bar(console: Console, description: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from motionscope.progress import progress_bar
 
-    return Progress(
-        TextColumn(f"[bold]{description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
+    return progress_bar(description, timing=False, console=console, enabled=console.is_terminal)
 
 
 def _write_videos(out: Path, cfg: DemoConfig, per_class: int, seed: int, console: Console):
@@ -89,8 +83,11 @@ def _pose_rate(report, under: Path) -> float:
     return hits / frames if frames else 0.0
 
 
-def _data(out: Path, cfg: DemoConfig, console: Console) -> tuple[Path, Path, list[Path], dict]:
-    """Training and held-out keypoint folders, held-out samples to predict, and a summary."""
+def _data(
+    out: Path, cfg: DemoConfig, console: Console, rgb: bool
+) -> tuple[Path, Path, list[Path], dict]:
+    """Training and held-out folders (keypoints, or videos for an RGB model), held-out samples
+    to predict, and a summary."""
     from motionscope.data.synth import write_synthetic_keypoints
     from motionscope.pose.batch import extract_batch
 
@@ -129,6 +126,12 @@ def _data(out: Path, cfg: DemoConfig, console: Console) -> tuple[Path, Path, lis
         f"{n_frames} frames at {w}x{h}, {cfg.fps} fps"
     )
 
+    samples = [
+        sorted((heldout_videos / label).glob("*.mp4"))[0]
+        for label in sorted(p.name for p in heldout_videos.iterdir() if p.is_dir())
+    ][:3]
+    if rgb:  # an RGB model reads the videos themselves
+        return train_videos, heldout_videos, samples, {}
     console.rule("2. extract keypoints (MediaPipe Holistic)")
     keypoints = out / "keypoints"  # mirrors videos/: keypoints/train, keypoints/heldout
     report = extract_batch(videos, keypoints, workers=cfg.workers, progress=console.is_terminal)
@@ -143,10 +146,6 @@ def _data(out: Path, cfg: DemoConfig, console: Console) -> tuple[Path, Path, lis
         f"worker{'s' if report.workers != 1 else ''}"
         + (f"; {no_person} clips without a person left out" if no_person else "")
     )
-    samples = [
-        sorted((heldout_videos / label).glob("*.mp4"))[0]
-        for label in sorted(p.name for p in heldout_videos.iterdir() if p.is_dir())
-    ][:3]
     return keypoints / "train", keypoints / "heldout", samples, {"pose_detection_rate": rates}
 
 
@@ -159,25 +158,29 @@ def run_demo(
     """Synthetic data -> (extract) -> train -> evaluate on an independent held-out set ->
     predict. Returns the training-split metrics, the held-out metrics, the predictions and the
     seconds each stage took."""
-    from motionscope.data.loaders import load_keypoint_dataset
     from motionscope.evaluate.evaluate import evaluate_bundle
     from motionscope.infer.loader import load_recognizer
-    from motionscope.train import TrainConfig, train
+    from motionscope.models.registry import get_model_info
+    from motionscope.train import TrainConfig
+    from motionscope.train.run import train_from_source
 
     cfg = cfg or DemoConfig()
     console = console or Console()
     out = Path(out)
     run_dir, eval_dir = out / "run", out / "eval"
     t0 = time.perf_counter()
-    train_dir, heldout_dir, samples, extra = _data(out, cfg, console)
+    rgb = get_model_info(cfg.model).input_kind == InputKind.FRAMES.value
+    if rgb and cfg.keypoints:
+        raise DataError(f"{cfg.model} reads video frames: run the demo without --keypoints")
+    train_dir, heldout_dir, samples, extra = _data(out, cfg, console, rgb)
     t_data = time.perf_counter()
+    step = 2 if cfg.keypoints or rgb else 3
 
-    console.rule(f"{'2' if cfg.keypoints else '3'}. train {cfg.model}")
-    ds = load_keypoint_dataset(train_dir, progress=False)
+    console.rule(f"{step}. train {cfg.model}")
     tcfg = TrainConfig(
         model=cfg.model, seed=cfg.seed, split="stratified", epochs=cfg.train_epochs()
     )
-    result = train(ds, run_dir, tcfg)
+    result = train_from_source(train_dir, run_dir, tcfg)
     console.print(
         f"test accuracy {result.metrics['accuracy']:.3f} on "
         f"{result.metrics['n_test']} held-out sequences of the training set, "
@@ -185,7 +188,7 @@ def run_demo(
     )
     t_train = time.perf_counter()
 
-    console.rule(f"{'3' if cfg.keypoints else '4'}. evaluate on the independent held-out set")
+    console.rule(f"{step + 1}. evaluate on the independent held-out set")
     metrics = evaluate_bundle(run_dir, heldout_dir, eval_dir, progress=False)
     kind = "sequences" if cfg.keypoints else "videos"
     console.print(
@@ -194,7 +197,7 @@ def run_demo(
     )
     t_eval = time.perf_counter()
 
-    console.rule(f"{'4' if cfg.keypoints else '5'}. predict")
+    console.rule(f"{step + 2}. predict")
     predictions = []
     rec = load_recognizer(run_dir)
     try:
@@ -209,7 +212,7 @@ def run_demo(
     finally:
         rec.close()
     end = time.perf_counter()
-    if not cfg.keypoints:
+    if not cfg.keypoints and not rgb:
         console.print(
             "(predicting from a video file extracts its keypoints first: "
             f"[bold]motionscope predict {run_dir} {samples[0]}[/])"

@@ -35,14 +35,29 @@ from typing import TYPE_CHECKING
 from motionscope.data.dataset import LabelledSamples
 from motionscope.data.loaders import compile_group_pattern, group_of
 from motionscope.data.manifest import ManifestRow, read_manifest
+from motionscope.data.source import MANIFEST_SUFFIXES, Source, SourceKind, detect_source
+from motionscope.data.split_lists import (
+    apply_split_lists,
+    read_class_index,
+    read_split_list,
+    resolve_split_files,
+)
 from motionscope.errors import DataError
-from motionscope.video.decode import is_frame_folder, is_video_file, natural_key
+from motionscope.video.decode import frame_files, is_video_file, natural_key
 
 if TYPE_CHECKING:
     from motionscope.data.dataset import KeypointDataset
 
 UCF_GROUP_PATTERN = r"_g(\d+)_"
-MANIFEST_SUFFIXES = (".csv", ".jsonl")
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "VideoDataset",
+    "VideoSample",
+    "apply_split_lists",
+    "load_training_data",
+    "load_video_dataset",
+    "resolve_split_files",
+]
 
 
 @dataclass
@@ -104,25 +119,13 @@ def find_videos(folder: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
-        if here != folder and is_frame_folder(here):
+        if here != folder and frame_files(here):
             found.append(here)
             dirs[:] = []
             continue
         dirs[:] = [d for d in dirs if not _hidden(d)]
         found.extend(here / f for f in files if is_video_file(here / f))
     return sorted(found, key=lambda p: tuple(natural_key(Path(part)) for part in p.parts))
-
-
-def _has_video(folder: Path) -> bool:
-    """True as soon as one video or frame folder is found under ``folder``."""
-    for root, dirs, files in os.walk(folder):
-        here = Path(root)
-        if here != folder and is_frame_folder(here):
-            return True
-        if any(is_video_file(here / f) for f in files):
-            return True
-        dirs[:] = [d for d in dirs if not _hidden(d)]
-    return False
 
 
 def _class_dirs(root: Path) -> list[Path]:
@@ -132,28 +135,18 @@ def _class_dirs(root: Path) -> list[Path]:
 
 
 def _is_video_item(p: Path) -> bool:
-    return (p.is_file() and is_video_file(p)) or is_frame_folder(p)
+    return (p.is_file() and is_video_file(p)) or (p.is_dir() and bool(frame_files(p)))
 
 
-def is_video_dataset(src: Path | str) -> bool:
+def is_video_dataset(src: Path | str | Source) -> bool:
     """True for a folder of class folders holding videos (at any depth) and for a manifest whose
-    rows name videos, frame folders or class folders of videos."""
-    src = Path(src)
-    if src.is_dir():
-        if is_frame_folder(src):
-            return False  # one video, not a dataset
-        return any(_has_video(c) for c in _class_dirs(src))
-    if src.is_file() and src.suffix.lower() in MANIFEST_SUFFIXES:
-        try:
-            rows = read_manifest(src)
-        except DataError:
-            return False
-        for row in rows:
-            p = row.path
-            if not p.exists():
-                continue
-            return _is_video_item(p) or (p.is_dir() and _has_video(p))
-    return False
+    rows name videos, frame folders or class folders of videos (see
+    :func:`~motionscope.data.source.detect_source`)."""
+    try:
+        source = detect_source(src)
+    except DataError:
+        return False
+    return source.is_dataset and source.holds_videos
 
 
 # ----------------------------------------------------------------------------------------------
@@ -169,7 +162,7 @@ def _from_folders(root: Path, pattern: re.Pattern | None) -> list[VideoSample]:
         )
     samples: list[VideoSample] = []
     for class_dir in classes:
-        if is_frame_folder(class_dir):
+        if frame_files(class_dir):
             raise DataError(
                 f"{class_dir} holds frame images directly; a class folder holds videos, or one "
                 f"folder of frames per video ({root}/<class>/<video>/<frame>.png)"
@@ -189,48 +182,6 @@ def _from_folders(root: Path, pattern: re.Pattern | None) -> list[VideoSample]:
     return samples
 
 
-def read_class_index(path: Path) -> dict[int, str]:
-    """``classInd.txt``: lines ``1 ApplyEyeMakeup`` -> ``{1: "ApplyEyeMakeup"}``."""
-    out: dict[int, str] = {}
-    for n, line in enumerate(_lines(path), 1):
-        parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise DataError(
-                f"{path}:{n}: expected 'NUMBER CLASS' (e.g. '1 ApplyEyeMakeup'), got {line!r}"
-            )
-        k = int(parts[0])
-        if k in out:
-            raise DataError(f"{path}:{n}: class number {k} appears twice")
-        out[k] = parts[1]
-    if not out:
-        raise DataError(f"class index {path} lists no classes")
-    return out
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror}") from e
-    return [t.strip() for t in text.splitlines() if t.strip() and not t.lstrip().startswith("#")]
-
-
-def _read_split_list(path: Path) -> list[tuple[str, int | None, int]]:
-    """``(relative path, label number or None, line number)`` of a train/test list."""
-    rows = []
-    for n, line in enumerate(_lines(path), 1):
-        parts = line.rsplit(None, 1)
-        label = None
-        if len(parts) == 2 and parts[1].isdigit():
-            rel, label = parts[0], int(parts[1])
-        else:
-            rel = line
-        rows.append((rel.replace("\\", "/").lstrip("/"), label, n))
-    if not rows:
-        raise DataError(f"split list {path} lists no videos")
-    return rows
-
-
 def _from_split_lists(
     root: Path,
     split_files: tuple[Path, Path],
@@ -247,7 +198,7 @@ def _from_split_lists(
     seen: dict[str, str] = {}
     per_class: Counter = Counter()
     for split, lst in (("train", train_list), ("test", test_list)):
-        for rel, number, n in _read_split_list(lst):
+        for rel, number, n in read_split_list(lst):
             where = f"{lst}:{n}"
             if rel in seen:
                 raise DataError(f"{where}: {rel} is already listed in {seen[rel]}")
@@ -332,8 +283,15 @@ def _expand_row(row: ManifestRow, pattern: re.Pattern | None) -> list[VideoSampl
     )
 
 
+def _not_a_video_dataset(source: Source) -> str:
+    wanted = "a video dataset is a folder of class folders of videos or a manifest (.csv/.jsonl)"
+    if source.path.is_file():
+        return f"{source.path} is a file ({source.kind.description}); {wanted}"
+    return f"{source.path} holds no videos: it is {source.kind.description}; {wanted}"
+
+
 def load_video_dataset(
-    src: Path | str,
+    src: Path | str | Source,
     *,
     split_files: tuple[Path, Path] | None = None,
     class_index: Path | None = None,
@@ -347,23 +305,19 @@ def load_video_dataset(
     ``group_pattern``'s first group in each path names its group; ``classes`` picks and orders
     classes. Nothing is decoded here.
     """
-    src = Path(src)
-    if not src.exists():
-        raise DataError(f"{src} does not exist")
+    source = detect_source(src)
+    src = source.path
     pattern = compile_group_pattern(group_pattern)
     ordered: list[str] | None = None
     info: dict = {}
-    if src.is_file():
-        if src.suffix.lower() not in MANIFEST_SUFFIXES:
-            raise DataError(
-                f"{src} is a file; a video dataset is a folder of class folders of videos or a "
-                "manifest (.csv/.jsonl)"
-            )
+    if source.kind is SourceKind.MANIFEST:
         if split_files:
             raise DataError(
                 "split lists go with a folder of class folders; in a manifest use its split column"
             )
         samples = _from_manifest(src, pattern)
+    elif source.kind is not SourceKind.VIDEOS:
+        raise DataError(_not_a_video_dataset(source))
     elif split_files:
         if len(split_files) != 2:
             raise DataError(
@@ -390,7 +344,7 @@ def load_video_dataset(
 
 
 def load_training_data(
-    src: Path | str,
+    src: Path | str | Source,
     *,
     input_kind: str,
     split_files: tuple[Path, Path] | None = None,
@@ -405,121 +359,61 @@ def load_training_data(
     frames (``input_kind="frames"``), a keypoint dataset otherwise (``src`` must then hold
     keypoints: the CLI extracts them from videos first). ``group_pattern=None`` means UCF101's
     ``_g(\\d+)_`` for videos and no groups for keypoints."""
+    if input_kind not in ("keypoints", "frames"):
+        raise DataError(f"unknown model input kind {input_kind!r}; expected keypoints or frames")
+    # an explicit --format is the user's word for keypoints: no detection then
+    source = None
+    if isinstance(src, Source) or fmt == "auto" or input_kind == "frames":
+        source = detect_source(src)
+    src = source.path if source is not None else Path(src)
     if input_kind == "frames":
-        if not is_video_dataset(src):
+        if not (source.is_dataset and source.holds_videos):
+            what = (
+                f"is {source.kind.description}, not a dataset"
+                if source.is_clip
+                else f"holds no videos ({source.kind.description})"
+            )
             raise DataError(
-                f"{src} holds no videos; this model reads frames: give a folder of class "
+                f"{source.path} {what}; this model reads frames: give a folder of class "
                 "folders of videos or a manifest listing videos"
             )
         return load_video_dataset(
-            src,
+            source,
             split_files=split_files,
             class_index=class_index,
             group_pattern=group_pattern or UCF_GROUP_PATTERN,
             classes=classes,
         )
-    if input_kind != "keypoints":
-        raise DataError(f"unknown model input kind {input_kind!r}; expected keypoints or frames")
     from motionscope.data.loaders import load_keypoint_dataset
 
-    if Path(src).is_file() and is_video_dataset(src):
+    if source is not None and source.holds_videos:
+        if source.kind is SourceKind.MANIFEST:
+            raise DataError(
+                f"{src} lists videos but this model reads keypoints: extract them first "
+                "(motionscope extract VIDEOS OUT) and list the .npy files, or train a model "
+                "that reads frames"
+            )
         raise DataError(
-            f"{src} lists videos but this model reads keypoints: extract them first "
-            "(motionscope extract VIDEOS OUT) and list the .npy files, or train a model that "
-            "reads frames"
+            f"{src} holds videos ({source.kind.description}) but this model reads keypoints: "
+            "extract them first (motionscope extract VIDEOS OUT, or "
+            "motionscope.train.run.train_from_source, which does it)"
         )
+    if source is not None:
+        if not source.is_dataset:
+            raise DataError(
+                f"{src} is {source.kind.description}, not a dataset; expected a folder of class "
+                "folders, a manifest (.csv/.jsonl) or a .ts file"
+            )
+        if fmt == "auto":
+            fmt = source.keypoint_format
     ds = load_keypoint_dataset(
         src, layout=layout, fmt=fmt, group_pattern=group_pattern, progress=progress
     )
     if split_files:
-        ds = apply_split_lists(ds, Path(src), split_files, class_index)
+        ds = apply_split_lists(ds, src, split_files, class_index)
     elif class_index is not None:
         index = read_class_index(Path(class_index))
         ds = ds.select_classes([index[k] for k in sorted(index) if index[k] in ds.classes])
     if classes:
         ds = ds.select_classes(classes)
     return ds
-
-
-def _list_key(rel: str) -> str:
-    """``Class/v_x_g08_c01.avi`` and ``Class/v_x_g08_c01.npy`` name the same clip."""
-    p = Path(rel)
-    return (p.with_suffix("") if p.suffix else p).as_posix()
-
-
-def apply_split_lists(
-    ds: KeypointDataset,
-    root: Path,
-    split_files: tuple[Path, Path],
-    class_index: Path | None = None,
-) -> KeypointDataset:
-    """Keypoints extracted from a listed video dataset (``root/<Class>/<clip>.npy`` mirrors
-    ``<Class>/<clip>.avi``): keep the listed sequences, in list order, with ``split`` set."""
-    from motionscope.data.dataset import KeypointDataset
-
-    train_list, test_list = (Path(p) for p in split_files)
-    if class_index is None:
-        near = train_list.parent / "classInd.txt"
-        class_index = near if near.is_file() else None
-    by_key = {}
-    for s in ds.samples:
-        try:
-            by_key[_list_key(Path(s.source).relative_to(root).as_posix())] = s
-        except ValueError:
-            continue
-    kept, missing = [], []
-    for split, lst in (("train", train_list), ("test", test_list)):
-        for rel, _, _ in _read_split_list(lst):
-            s = by_key.get(_list_key(rel))
-            if s is None:
-                missing.append(rel)
-                continue
-            s.split = split
-            kept.append(s)
-    if missing:
-        shown = "\n  ".join(missing[:5])
-        raise DataError(
-            f"{len(missing)} clips listed in {train_list.name}/{test_list.name} have no keypoints "
-            f"under {root}, e.g.:\n  {shown}\n(videos missing, or their extraction failed: see "
-            "the extraction report)"
-        )
-    classes = list(ds.classes)
-    if class_index is not None:
-        index = read_class_index(Path(class_index))
-        present = {s.label for s in kept}
-        classes = [index[k] for k in sorted(index) if index[k] in present]
-    return KeypointDataset(kept, ds.layout, classes, ds.source)
-
-
-def resolve_split_files(
-    split_file: list[Path] | None, train_list: Path | None = None, test_list: Path | None = None
-) -> tuple[Path, Path] | None:
-    """The (train, test) lists from ``--split-file`` (twice) or ``--train-list/--test-list``.
-
-    Two ``--split-file`` are taken as (train, test) in order, unless their names say otherwise
-    (``testlist01.txt`` given first and ``trainlist01.txt`` second are swapped back)."""
-    files = list(split_file or [])
-    if train_list is not None or test_list is not None:
-        if files:
-            raise DataError("give either --split-file twice or --train-list/--test-list, not both")
-        if train_list is None or test_list is None:
-            raise DataError("--train-list and --test-list go together: give both")
-        return Path(train_list), Path(test_list)
-    if not files:
-        return None
-    if len(files) != 2:
-        raise DataError(
-            f"--split-file takes two lists, train then test (e.g. trainlist01.txt and "
-            f"testlist01.txt), got {len(files)}: {[str(f) for f in files]}"
-        )
-    a, b = (Path(f) for f in files)
-    for f in (a, b):
-        if not f.is_file():
-            raise DataError(f"split list {f} does not exist")
-
-    def says(f: Path, word: str) -> bool:
-        return word in f.name.lower()
-
-    if says(a, "test") and not says(a, "train") and says(b, "train") and not says(b, "test"):
-        a, b = b, a
-    return a, b

@@ -31,86 +31,28 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from motionscope.atomic import tmp_path, write_json, write_npy
+from motionscope.data.source import Source, SourceKind, detect_source
 from motionscope.errors import DataError, MotionscopeError
 from motionscope.pose.holistic import EXTRACTOR, WIDTH, HolisticExtractor, mediapipe_version
+from motionscope.pose.report import REPORT, STATUSES, ExtractReport, VideoResult
+from motionscope.progress import RateBar
 from motionscope.video.decode import (
     VIDEO_SUFFIXES,
     frame_files,
-    is_frame_folder,
     is_video_file,
     natural_key,
 )
 
 log = logging.getLogger(__name__)
 
-REPORT = "extract-report.json"
+__all__ = ["REPORT", "STATUSES", "ExtractReport", "VideoResult", "extract_batch"]
 SIDECAR_FORMAT = 1
-STATUSES = ("ok", "skipped", "failed", "no-person")
-
-
-@dataclass
-class VideoResult:
-    """What happened to one video."""
-
-    source: str
-    output: str | None  # the .npy, relative to OUT (None when nothing was written)
-    status: str  # ok | skipped | failed | no-person
-    frames: int = 0
-    detection_rate: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    note: str | None = None  # for skipped videos: the status of the earlier run
-
-
-@dataclass
-class ExtractReport:
-    """The result of :func:`extract_batch`, also written to ``OUT/extract-report.json``."""
-
-    src: str
-    out: str
-    engine: str
-    workers: int
-    settings: dict
-    videos: list[VideoResult]
-    seconds: float = 0.0
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {s: sum(v.status == s for v in self.videos) for s in STATUSES}
-
-    @property
-    def failed(self) -> list[VideoResult]:
-        return [v for v in self.videos if v.status == "failed"]
-
-    @property
-    def frames_extracted(self) -> int:
-        return sum(v.frames for v in self.videos if v.status in ("ok", "no-person"))
-
-    @property
-    def frames_per_second(self) -> float:
-        return self.frames_extracted / self.seconds if self.seconds else 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "src": self.src,
-            "out": self.out,
-            "engine": self.engine,
-            "workers": self.workers,
-            "settings": self.settings,
-            "counts": self.counts,
-            "frames_extracted": self.frames_extracted,
-            "seconds": round(self.seconds, 3),
-            "frames_per_second": round(self.frames_per_second, 2),
-            "videos": [asdict(v) for v in self.videos],
-        }
-
 
 # ---------------------------------------------------------------------------------------------
 # Finding the videos
@@ -129,20 +71,36 @@ class _Job:
         return out / self.rel.parent / f"{self.rel.name}.json"
 
 
-def discover(src: Path | str, out: Path | str | None = None) -> list[_Job]:
-    """The videos under ``src`` (files with a video suffix and frame folders), in natural order."""
-    src = Path(src)
-    if not src.exists():
-        raise DataError(f"{src} does not exist")
-    if src.is_file():
-        if not is_video_file(src):
-            raise DataError(
-                f"{src} is not a video file; expected one of {', '.join(VIDEO_SUFFIXES)}, "
-                "a folder of videos or a folder of frame images"
-            )
+def _detect_videos(src: Path) -> Source:
+    """What ``src`` is, with errors about videos (a file that is not a video is refused before
+    detection, which would call a .npy a keypoint file)."""
+    if src.is_file() and not is_video_file(src):
+        raise DataError(
+            f"{src} is not a video file; expected one of {', '.join(VIDEO_SUFFIXES)}, "
+            "a folder of videos or a folder of frame images"
+        )
+    try:
+        return detect_source(src)
+    except DataError as e:
+        if not src.is_dir():
+            raise
+        raise DataError(f"no videos or frame folders found under {src}: {e}") from None
+
+
+def discover(src: Path | str | Source, out: Path | str | None = None) -> list[_Job]:
+    """The videos under ``src`` (files with a video suffix and frame folders), in natural order.
+    ``src`` may be a :class:`~motionscope.data.source.Source` already detected."""
+    source = src if isinstance(src, Source) else _detect_videos(Path(src))
+    src = source.path
+    if source.kind is SourceKind.VIDEO:
         return [_Job(src, Path(src.stem))]
-    if is_frame_folder(src):
+    if source.kind is SourceKind.FRAME_IMAGES:
         return [_Job(src, Path(src.name))]
+    if source.kind is not SourceKind.VIDEOS:
+        raise DataError(
+            f"no videos ({', '.join(VIDEO_SUFFIXES)}) or frame folders found under {src}: "
+            f"it is {source.kind.description}"
+        )
     skip = Path(out).resolve() if out is not None else None  # OUT inside SRC: not a source
     jobs: list[_Job] = []
     for root, dirs, files in os.walk(src):
@@ -298,57 +256,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class _Bar:
-    """A Rich progress bar over videos, showing frames per second (a no-op when disabled)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.progress = None
-        self._file = None
-        self.frames = 0
-        self.start = time.perf_counter()
-        if enabled and total:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.progress = Progress(
-                TextColumn("[bold]extracting keypoints"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("videos"),
-                TextColumn("{task.fields[fps]:>6.1f} frames/s"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                # A private copy of stderr: extraction points fd 2 at /dev/null to silence
-                # MediaPipe, and the bar must keep drawing meanwhile.
-                console=Console(file=self._stream()),
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("extract", total=total, fps=0.0)
-
-    def _stream(self):
-        self._file = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
-        return self._file
-
-    def advance(self, frames: int) -> None:
-        self.frames += frames
-        if self.progress is not None:
-            fps = self.frames / max(time.perf_counter() - self.start, 1e-9)
-            self.progress.update(self.task, advance=1, fps=fps)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-        if self._file is not None:
-            self._file.close()
-
-
 def _result(job: _Job, out: Path, res: dict) -> VideoResult:
     ok = res["status"] == "ok"
     return VideoResult(
@@ -401,7 +308,7 @@ def engine_settings(workers: int | None, **holistic: object) -> dict:
 
 
 def extract_batch(
-    src: Path | str,
+    src: Path | str | Source,
     out: Path | str,
     *,
     workers: int | None = None,
@@ -440,7 +347,7 @@ def extract_batch(
 
 
 def run_batch(
-    src: Path | str,
+    src: Path | str | Source,
     out: Path | str,
     *,
     every: int,
@@ -456,13 +363,14 @@ def run_batch(
     built from ``settings``, and ``on_done(k, result)`` is called once per task (``k`` is its
     index in ``tasks``), in this process.
     """
-    src, out = Path(src), Path(out)
+    out = Path(out)
     if not isinstance(every, int) or every < 1:
         raise DataError(f"every must be a whole number >= 1 (1 = every frame), got {every!r}")
     extractor_settings = HolisticExtractor(**settings).settings.to_dict()  # validates
     key_settings = {**extractor_settings, "every": every}
     start = time.perf_counter()
     jobs = discover(src, out)
+    src = src.path if isinstance(src, Source) else Path(src)
     out.mkdir(parents=True, exist_ok=True)
 
     results: list[VideoResult | None] = [None] * len(jobs)
@@ -500,7 +408,7 @@ def run_batch(
         todo.append((i, task))
 
     n_workers = 1
-    bar = _Bar(len(todo), progress)
+    bar = RateBar("extracting keypoints", len(todo), "videos", "frames", enabled=progress)
 
     def on_done(k: int, res: dict) -> None:
         i = todo[k][0]

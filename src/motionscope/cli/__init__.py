@@ -1,0 +1,55 @@
+"""The ``motionscope`` command line: one Typer app, one module per stage.
+
+Each command only parses its options, calls the stage's Python API and prints the result;
+:mod:`motionscope.cli.common` holds the consoles, the one-line errors and shared options.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from motionscope.cli import (
+    demo,
+    evaluate,
+    export,
+    extract,
+    live,
+    models,
+    predict,
+    record,
+    segment,
+    serve,
+    synth,
+    train,
+)
+
+app = typer.Typer(
+    name="motionscope",
+    help="Human action recognition from keypoints and video: train, evaluate, predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+synth_app = typer.Typer(help="Generate synthetic data (for demos and tests).", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
+
+app.command("models")(models.models_cmd)
+synth_app.command("keypoints")(synth.synth_keypoints)
+synth_app.command("videos")(synth.synth_videos)
+app.command("train")(train.train_cmd)
+app.command("evaluate")(evaluate.evaluate_cmd)
+app.command("predict")(predict.predict_cmd)
+app.command("export")(export.export_cmd)
+app.command("segment")(segment.segment_cmd)
+app.command("extract")(extract.extract_cmd)
+app.command("live")(live.live_cmd)
+app.command("record")(record.record_cmd)
+app.command("serve")(serve.serve_cmd)
+app.command("demo")(demo.demo_cmd)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,5 @@
+"""``python -m motionscope.cli``."""
+
+from motionscope.cli import main
+
+main()

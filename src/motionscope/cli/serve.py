@@ -1,0 +1,112 @@
+"""``motionscope serve``: the REST API, the live WebSocket and the web app over one bundle."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from motionscope.cli.common import Run, console, err_console, or_exit
+from motionscope.errors import MotionscopeError
+
+Host = Annotated[
+    str, typer.Option(help="Address to listen on (0.0.0.0 exposes it to the network).")
+]
+Port = Annotated[int, typer.Option(help="TCP port.")]
+Workers = Annotated[
+    int, typer.Option(help="Inference workers (one model + MediaPipe graph each).", min=1)
+]
+Queue = Annotated[
+    int, typer.Option(help="Requests that may wait for a worker; beyond that: 503.", min=0)
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar="MOTIONSCOPE_API_KEY",
+        help="Require this X-API-Key on /predict and /v1/* (or set MOTIONSCOPE_API_KEY, "
+        "which keeps it out of the process list).",
+    ),
+]
+MaxUploadMb = Annotated[float, typer.Option(help="Largest upload accepted (413).")]
+MaxSeconds = Annotated[float, typer.Option(help="Longest video accepted, in seconds (413).")]
+Timeout = Annotated[float, typer.Option(help="Seconds a request may take in all (408 / 504).")]
+CorsOrigin = Annotated[
+    list[str] | None,
+    typer.Option(help="Allow browser calls from this origin (repeatable; default: none)."),
+]
+ServeBackend = Annotated[
+    str,
+    typer.Option(
+        help="auto (ONNX Runtime when RUN was exported, else PyTorch), torch, onnx, onnx-int8."
+    ),
+]
+MaxLive = Annotated[int, typer.Option(help="Live WebSocket streams at once.", min=1)]
+LogLevel = Annotated[str, typer.Option(help="uvicorn log level.")]
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve_cmd(
+    run: Run,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Workers = 1,
+    queue: Queue = 4,
+    api_key: ApiKey = None,
+    max_upload_mb: MaxUploadMb = 50.0,
+    max_seconds: MaxSeconds = 60.0,
+    timeout: Timeout = 120.0,
+    cors_origin: CorsOrigin = None,
+    backend: ServeBackend = "auto",
+    max_live: MaxLive = 2,
+    log_level: LogLevel = "info",
+) -> None:
+    """Serve a bundle: REST API (/predict, /v1/predict, /v1/model, /health, /docs), the live
+    WebSocket (/v1/live) and the web app at /. Needs the `serve` extra.
+
+    The model is loaded once at start-up. Requests beyond --workers + --queue get 503 with
+    Retry-After; uploads over --max-upload-mb and videos over --max-seconds get 413.
+    """
+    settings = dict(host=host, port=port, workers=workers, queue_size=queue, api_key=api_key,
+                    max_upload_mb=max_upload_mb, max_seconds=max_seconds,
+                    request_timeout_s=timeout, cors_origins=list(cors_origin or []),
+                    backend=backend, max_live=max_live)  # fmt: skip
+    uvicorn, server, settings = or_exit(lambda: _build(run, settings))
+    service = server.state.service
+    if host not in LOCAL_HOSTS:
+        err_console.print(
+            f"[yellow]warning:[/] listening on {host}: reachable from other machines"
+            + ("" if settings.api_key else "; consider --api-key"),
+            highlight=False,
+        )
+    console.print(
+        f"serving {run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
+        f"{workers} worker{'s' if workers != 1 else ''}) on http://{host}:{port}/ "
+        f"- API docs at /docs",
+        highlight=False,
+    )
+    uvicorn.run(
+        server,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_keep_alive=5,
+        ws_max_size=settings.max_frame_kb * 1024 + 4096,
+    )
+
+
+def _build(run, settings: dict):
+    """uvicorn, the app over ``run`` and its :class:`ServeSettings` (a clear error without the
+    serve extra)."""
+    try:
+        import uvicorn
+
+        from motionscope.serve.app import create_app
+    except ImportError as e:
+        raise MotionscopeError(
+            f"`motionscope serve` needs the serve extra ({e}); install it with "
+            "`pip install -e '.[serve]'`"
+        ) from None
+    from motionscope.serve.settings import ServeSettings
+
+    typed = ServeSettings(**settings)
+    return uvicorn, create_app(run, typed), typed

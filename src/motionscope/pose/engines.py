@@ -1,0 +1,38 @@
+"""Keypoint extraction on either engine: the local process pool or Ray actors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from motionscope.errors import MotionscopeError
+from motionscope.pose.batch import extract_batch
+from motionscope.pose.report import ExtractReport
+
+ENGINES = ("local", "ray")
+
+
+def extract_keypoints(
+    src: Path | str,
+    out: Path | str,
+    *,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    every: int = 1,
+    progress: bool = True,
+) -> ExtractReport:
+    """:func:`extract_batch` (``engine="local"``) or its Ray twin (``engine="ray"``, on the
+    cluster at ``address`` when given, else a local Ray runtime; ``workers`` caps the actors)."""
+    if engine not in ENGINES:
+        raise MotionscopeError(
+            f"--engine {engine!r} is not available; use one of {', '.join(ENGINES)}"
+        )
+    if address and engine != "ray":
+        raise MotionscopeError("--ray-address needs --engine ray")
+    if engine == "ray":
+        from motionscope.pose.ray_engine import extract_batch_ray
+
+        return extract_batch_ray(
+            src, out, every=every, address=address, workers=workers, progress=progress
+        )
+    return extract_batch(src, out, workers=workers, every=every, progress=progress)
