@@ -12,7 +12,7 @@ import numpy as np
 from motionscope.data.dataset import KeypointDataset
 from motionscope.keypoints.normalize import present
 
-NEAR_DECIMALS = 3  # near duplicates: equal once rounded to 1e-3 (normalised image coordinates)
+NEAR_RMS = 1e-3  # near duplicates: root-mean-square difference below this (image coordinates)
 MAD_LIMIT = 5.0  # robust z-score beyond which a length / body size is an outlier
 
 
@@ -31,17 +31,50 @@ def _digest(arr: np.ndarray) -> str:
 
 
 def duplicate_sets(ds: KeypointDataset) -> tuple[list[list[int]], list[list[int]]]:
-    """Index sets of exact duplicates (same float32 bytes and shape) and of near duplicates
-    (equal after rounding to ``NEAR_DECIMALS``, not already exact), each of 2+ sequences."""
+    """Index sets of exact duplicates (same shape and float32 bytes) and of near duplicates
+    (same shape, root-mean-square difference below ``NEAR_RMS``, not exact), each of 2+
+    sequences. Near pairs are found on a fixed random projection of the flattened sequences
+    (64 numbers each) and checked on the full data."""
     exact: dict[str, list[int]] = defaultdict(list)
-    near: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(ds.samples):
-        shape = f"{s.data.shape}"
-        exact[shape + _digest(s.data)].append(i)
-        near[shape + _digest(np.round(s.data, NEAR_DECIMALS) + 0.0)].append(i)
+        exact[f"{s.data.shape}{_digest(s.data)}"].append(i)
     exact_sets = [v for v in exact.values() if len(v) > 1]
-    exact_key = {tuple(v) for v in exact_sets}
-    near_sets = [v for v in near.values() if len(v) > 1 and tuple(v) not in exact_key]
+    first = {i: v[0] for v in exact.values() for i in v}  # each exact set's representative
+    by_shape: dict[tuple, list[int]] = defaultdict(list)
+    for i, s in enumerate(ds.samples):
+        if first[i] == i:
+            by_shape[s.data.shape].append(i)
+    parent = {i: i for i in range(len(ds))}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for shape, members in by_shape.items():
+        if len(members) < 2:
+            continue
+        size = int(np.prod(shape))
+        proj = np.random.default_rng(0).standard_normal((size, 64)).astype(np.float32) / 8.0
+        z = np.stack([ds.samples[i].data.reshape(-1) @ proj for i in members])
+        limit = 2.0 * NEAR_RMS * np.sqrt(size)  # the projection keeps L2 distances roughly
+        sq = (z**2).sum(1)
+        for a in range(len(members)):
+            d2 = sq[a] + sq[a + 1 :] - 2.0 * z[a + 1 :] @ z[a]
+            for b in np.flatnonzero(d2 < limit**2) + a + 1:
+                i, j = members[a], members[int(b)]
+                diff = ds.samples[i].data - ds.samples[j].data
+                if float(np.sqrt(np.mean(diff.astype(np.float64) ** 2))) < NEAR_RMS:
+                    parent[root(j)] = root(i)
+    near: dict[int, list[int]] = defaultdict(list)
+    for reps in by_shape.values():
+        for i in reps:
+            near[root(i)].append(i)
+    near_sets = []
+    for reps in near.values():
+        if len(reps) > 1:  # every member of the exact sets of these representatives
+            near_sets.append(sorted(i for i in range(len(ds)) if first[i] in set(reps)))
     return exact_sets, near_sets
 
 

@@ -93,6 +93,7 @@ def audit_dataset(
     seed: int = 0,
     epochs: int = 30,
     max_rounds: int = 5,
+    filter_by: str = "prune_by_noise_rate",
 ) -> AuditReport:
     """Audit the labels of ``ds`` (see the module docstring); nothing is changed on disk."""
     if model not in MODELS:
@@ -139,7 +140,7 @@ def audit_dataset(
         fixes[g] = (perm, acc, acc_p, why)
         probs = oof(labels)
 
-    issues = _issues(ds, given, labels, probs, classes, fixes)
+    issues = _issues(ds, given, labels, probs, classes, filter_by)
     report = AuditReport(
         source=ds.source,
         classes=classes,
@@ -175,7 +176,7 @@ def _issues(
     labels: np.ndarray,
     probs: np.ndarray,
     classes: list[str],
-    fixes: dict,
+    filter_by: str,
 ) -> list[SequenceIssue]:
     from cleanlab.filter import find_label_issues
 
@@ -185,7 +186,7 @@ def _issues(
         sub = probs[:, present] / np.clip(probs[:, present].sum(1, keepdims=True), 1e-12, None)
         remap = {c: i for i, c in enumerate(present)}
         flagged = find_label_issues(
-            np.array([remap[c] for c in labels]), sub, filter_by="prune_by_noise_rate", n_jobs=1
+            np.array([remap[c] for c in labels]), sub, filter_by=filter_by, n_jobs=1
         )
     out = []
     for i, s in enumerate(ds.samples):
