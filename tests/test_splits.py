@@ -465,3 +465,13 @@ def test_train_with_logo_writes_per_group_metrics_and_report(tmp_path):
     rows = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")]
     ranked = sorted(m["per_group"], key=lambda g: (m["per_group"][g]["accuracy"], g))
     assert rows[1:] == ranked  # after the header row: worst accuracy first
+    # evaluate: per-group accuracy whenever the evaluated data has groups
+    from motionscope.evaluate.evaluate import evaluate_bundle, per_group_table
+
+    ev = evaluate_bundle(tmp_path / "run", tmp_path / "d", tmp_path / "ev", progress=False)
+    assert set(ev["per_group"]) == {"ann", "ben", "cat"}
+    assert (
+        json.loads((tmp_path / "ev" / "metrics.json").read_text())["per_group"] == ev["per_group"]
+    )
+    assert per_group_table(ev).row_count == 3
+    assert per_group_table({"accuracy": 1.0}) is None

@@ -4,8 +4,10 @@ duplicates and sequences without a body or hands.
 1. Out-of-fold probabilities (:mod:`motionscope.audit.oof`): folds by group (person) when the
    dataset has groups, so a person is always scored by models trained on other people.
 2. Per group, the out-of-fold confusion matrix; its best class permutation (Hungarian
-   assignment). A group is *permuted* when that permutation is not the identity and explains
-   at least ``MIN_GAIN`` more of its sequences than the given labels, reaching ``MIN_ACCURACY``.
+   assignment). A group is *permuted* when that permutation is not the identity, explains
+   at least ``MIN_GAIN`` more of its sequences than the given labels, reaching ``MIN_ACCURACY``,
+   and every class it moves goes mostly to its new class (at least ``MIN_MOVED`` of it: a
+   person whose ``iloveyou`` is some other gesture is *suspect*, not permuted).
    The most convincing permuted group is relabelled and the probabilities recomputed, until
    no group is left (a person scored by models trained on a permuted person looks permuted
    too). With exactly two groups both look permuted to each other and the labels alone cannot
@@ -39,6 +41,7 @@ from motionscope.errors import DataError
 
 MIN_GAIN = 0.25  # a permutation must explain this share more of a group's sequences ...
 MIN_ACCURACY = 0.5  # ... and at least this share of them
+MIN_MOVED = 0.4  # each moved class: at least this share predicted as its new class
 RELABEL_CONFIDENCE = 0.5  # suggestions at least this probable are applied in the manifest
 CLASS_LOOKS_LIKE = 0.5  # a class of a group "looks like" another when under this share is right
 
@@ -69,7 +72,10 @@ def _candidates(
             continue
         acc = float(np.trace(cm)) / m.sum()
         acc_p = float(cm[np.arange(n), perm].sum()) / m.sum()
-        if acc_p - acc >= MIN_GAIN and acc_p >= MIN_ACCURACY:
+        rows = cm.sum(1)
+        moved = [i for i in range(n) if perm[i] != i and rows[i] > 0]
+        solid = all(cm[i, perm[i]] >= MIN_MOVED * rows[i] for i in moved)
+        if acc_p - acc >= MIN_GAIN and acc_p >= MIN_ACCURACY and solid:
             out.append((g, perm, acc, acc_p))
     return out
 
