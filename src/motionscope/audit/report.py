@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.table import Table
@@ -65,7 +65,6 @@ class AuditReport:
     groups: list[GroupSummary]
     data_flags: list[DataFlag]
     seconds: float
-    extra: dict = field(default_factory=dict)
 
     @property
     def permuted_groups(self) -> dict[str, dict[str, str]]:
