@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -579,3 +580,128 @@ def test_an_invalid_group_pattern_is_a_clear_error(tmp_path):
         np.save(tmp_path / label / "0.npy", np.ones((5, 126), np.float32))
     with pytest.raises(DataError, match="not a valid regex"):
         load_keypoint_dataset(tmp_path, group_pattern="(", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# groups from the folder layout: DATA/<person>/<class>/... or DATA/<class>/<person>/...
+# ---------------------------------------------------------------------------------------------
+
+
+def _tree(root: Path, paths: list[str], width: int = 126) -> dict[str, float]:
+    """``.npy`` files at ``root/<path>``, each filled with its own number; path -> value."""
+    values = {}
+    for n, rel in enumerate(paths):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        np.save(p, np.full((4, width), float(n)))
+        values[str(p)] = float(n)
+    return values
+
+
+PEOPLE = ("ann", "ben", "cat")
+SIGNS = ("hello", "thanks")
+
+
+def test_person_first_folders_give_groups_without_options(tmp_path):
+    root = tmp_path / "data"
+    values = _tree(root, [f"{p}/{c}/{i}.npy" for p in PEOPLE for c in SIGNS for i in range(2)])
+    ds = load(root)
+    assert ds.classes == list(SIGNS)
+    assert ds.counts() == {"hello": 6, "thanks": 6}
+    for s in ds.samples:
+        person, label, _ = Path(s.source).relative_to(root).parts
+        assert (s.group, s.label) == (person, label)
+        assert s.data[0, 0] == values[s.source]
+    assert ds.has_groups()
+    summary = ds.summary()
+    assert summary["groups"] == dict.fromkeys(PEOPLE, 4) and summary["groups_from"] == "first"
+    # within a class, order runs over all people (contiguous splits stay well defined)
+    assert sorted(s.order for s in ds.samples if s.label == "hello") == list(range(6))
+    # forcing the other reading: people become classes, the sign folders groups
+    ds = load(root, groups="second")
+    assert ds.classes == list(PEOPLE) and {s.group for s in ds.samples} == set(SIGNS)
+
+
+def test_person_first_through_a_wrapper_folder_and_frame_folders(tmp_path):
+    # DATA/<person>/MP_Data/<class>/<seq>/<frame>.npy, as two people's tutorial repos side by side
+    root = tmp_path / "data"
+    for person in ("ann", "ben"):
+        for label in ("hello", "iloveyou", "thanks"):
+            for seq in range(2):
+                folder = root / person / "MP_Data" / label / str(seq)
+                folder.mkdir(parents=True)
+                for t in range(3):
+                    np.save(folder / f"{t}.npy", np.full(126, float(t)))
+    ds = load(root)
+    assert ds.classes == ["hello", "iloveyou", "thanks"]
+    assert {s.group for s in ds.samples} == {"ann", "ben"}
+    assert all(Path(s.source).parts[-4] == s.group for s in ds.samples)
+
+
+def test_class_first_with_the_same_people_in_every_class_stays_class_first(tmp_path):
+    # 2 top folders and 3 identical children: the top folders are the classes (the old reading)
+    root = tmp_path / "data"
+    _tree(root, [f"{c}/{p}/0.npy" for c in SIGNS for p in PEOPLE])
+    ds = load(root)
+    assert ds.classes == list(SIGNS) and {s.group for s in ds.samples} == set(PEOPLE)
+    assert ds.summary()["groups_from"] == "second"
+    ds = load(root, groups="first")
+    assert ds.classes == list(PEOPLE) and {s.group for s in ds.samples} == set(SIGNS)
+
+
+def test_groups_first_on_a_class_first_tree_is_a_clear_error(tmp_path, write_sequences):
+    root = write_sequences(tmp_path / "data", {"wave": 2, "clap": 2})
+    with pytest.raises(DataError) as err:
+        load(root, groups="first")
+    assert_names(err, root / "clap", "groups='first'", "groups='second'")
+    with pytest.raises(DataError, match="unknown groups"):
+        load(root, groups="people")
+
+
+def test_a_group_pattern_wins_over_person_folders(tmp_path):
+    root = tmp_path / "data"
+    _tree(root, [f"{p}/{c}/{i}.npy" for p in PEOPLE for c in SIGNS for i in range(2)])
+    ds = load(root, group_pattern=r"/(\d)\.npy$")
+    assert {s.group for s in ds.samples} == {"0", "1"} and ds.classes == list(SIGNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# links and names (issue 12, rows 1 and 9)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_link_loop_in_a_class_folder_reads_each_file_once(tmp_path, write_sequences):
+    root = write_sequences(tmp_path / "data", {"clap": 12, "wave": 12})
+    (root / "clap" / "loop").symlink_to("..")  # ln -s .. data/clap/loop
+    with pytest.warns(UserWarning, match="loop"):
+        ds = load(root)
+    assert ds.counts() == {"clap": 12, "wave": 12}
+    # every sequence keeps its own class (values encode class*10000 + seq*100 + frame)
+    for s in ds.samples:
+        assert int(s.data[0, 0]) // 10_000 == ["clap", "wave"].index(s.label)
+    assert len({str(Path(s.source).resolve()) for s in ds.samples}) == 24
+
+
+def test_a_link_to_another_class_folder_is_not_read_twice(tmp_path, write_sequences):
+    root = write_sequences(tmp_path / "data", {"clap": 2, "wave": 3})
+    (root / "clap" / "w").symlink_to(root / "wave")
+    (root / "clap" / "again.npy").symlink_to(root / "clap" / "0.npy")
+    with pytest.warns(UserWarning, match="skipping"):
+        ds = load(root)
+    assert ds.counts() == {"clap": 2, "wave": 3}
+
+
+def test_a_class_folder_name_that_is_not_utf8_is_a_clear_error(tmp_path):
+    root = tmp_path / "data"
+    good = root / "wave"
+    good.mkdir(parents=True)
+    np.save(good / "0.npy", np.ones((4, 126)))
+    bad = os.fsdecode(os.fsencode(str(root)) + b"/caf\xe9")  # Latin-1 "café"
+    try:
+        os.mkdir(bad)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses non-UTF-8 names")
+    np.save(os.path.join(bad, "0.npy"), np.ones((4, 126)))
+    with pytest.raises(DataError) as err:
+        load(root)
+    assert_names(err, "class folder", "caf\\xe9", "not valid UTF-8", "rename")

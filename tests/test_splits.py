@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from motionscope.data.loaders import load_keypoint_dataset
 from motionscope.data.splits import (
     SplitSpec,
     contiguous,
+    cv_folds,
+    fold_groups,
     group,
     kfold,
     split_dataset,
@@ -350,3 +354,124 @@ def test_validation_uses_manifest_val_rows():
     np.testing.assert_array_equal(val, [1, 4])
     np.testing.assert_array_equal(fit, [0, 3, 6, 7])
     np.testing.assert_array_equal(test, [2, 5])
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-validation by group: logo and groupkfold:K
+# ---------------------------------------------------------------------------------------------
+
+
+def _people_ds(n_people: int, per_class: int = 2) -> KeypointDataset:
+    counts = {"a": n_people * per_class, "b": n_people * per_class}
+    groups = [f"p{i % n_people}" for _ in counts for i in range(n_people * per_class)]
+    return make_ds(counts, groups=groups)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "k", "back"),
+    [
+        ("logo", "logo", 0, "logo"),
+        ("Leave-One-Group-Out", "logo", 0, "logo"),
+        ("groupkfold:3", "groupkfold", 3, "groupkfold:3"),
+    ],
+)
+def test_split_spec_group_cv(text, kind, k, back):
+    spec = SplitSpec.parse(text)
+    assert (spec.kind, spec.k, str(spec), spec.is_cv) == (kind, k, back, True)
+    assert not SplitSpec.parse("group").is_cv and SplitSpec.parse("kfold:2").is_cv
+
+
+@pytest.mark.parametrize("text", ["groupkfold", "groupkfold:1", "groupkfold:x"])
+def test_split_spec_bad_groupkfold(text):
+    with pytest.raises(DataError, match="groupkfold:K with K >= 2"):
+        SplitSpec.parse(text)
+
+
+def test_logo_has_one_fold_per_group_and_never_mixes_a_group():
+    ds = _people_ds(4)
+    folds = cv_folds(ds, SplitSpec.parse("logo"), seed=0)
+    assert len(folds) == 4
+    tested = []
+    for train, test in folds:
+        assert_partition(train, test, len(ds))
+        held = fold_groups(ds, test)
+        assert len(held) == 1 and held[0] not in fold_groups(ds, train)
+        assert per_class(ds, test) == {"a": 2, "b": 2}
+        tested.extend(test.tolist())
+    assert sorted(tested) == list(range(len(ds)))  # every sequence tested exactly once
+
+
+def test_groupkfold_keeps_groups_whole_and_is_seeded():
+    ds = _people_ds(6)
+    spec = SplitSpec.parse("groupkfold:3")
+    folds = cv_folds(ds, spec, seed=0)
+    assert len(folds) == 3
+    tested = []
+    for train, test in folds:
+        assert_partition(train, test, len(ds))
+        assert not set(fold_groups(ds, test)) & set(fold_groups(ds, train))
+        assert len(fold_groups(ds, test)) == 2
+        tested.extend(test.tolist())
+    assert sorted(tested) == list(range(len(ds)))
+    again = cv_folds(ds, spec, seed=0)
+    assert all(np.array_equal(x[1], y[1]) for x, y in zip(folds, again, strict=True))
+
+
+def test_group_cv_errors_are_clear():
+    one = _people_ds(1)
+    with pytest.raises(DataError, match="at least 2 groups"):
+        cv_folds(one, SplitSpec.parse("logo"), seed=0)
+    with pytest.raises(DataError, match="4 groups cannot fill 5 folds"):
+        cv_folds(_people_ds(4), SplitSpec.parse("groupkfold:5"), seed=0)
+    partly = make_ds({"a": 2, "b": 2}, groups=["p1", None, "p2", "p1"])
+    with pytest.raises(DataError, match="1 sequences have no group"):
+        cv_folds(partly, SplitSpec.parse("logo"), seed=0)
+    with pytest.raises(DataError, match="cross-validation"):
+        split_dataset(_people_ds(3), SplitSpec.parse("logo"), test_fraction=0.2, seed=0)
+
+
+def test_per_group_metrics_count_each_group():
+    from motionscope.evaluate.metrics import classification_metrics, worst_groups
+
+    y_true = np.array([0, 1, 0, 1, 0, 1])
+    y_pred = np.array([0, 1, 1, 0, 0, 0])
+    m = classification_metrics(y_true, y_pred, ["a", "b"], "t", ["x", "x", "y", "y", "z", "z"])
+    assert m["per_group"]["x"] == {"n": 2, "accuracy": 1.0, "confusion_matrix": [[1, 0], [0, 1]]}
+    assert m["per_group"]["y"]["confusion_matrix"] == [[0, 1], [1, 0]]
+    assert [g for g, _ in worst_groups(m)] == ["y", "z", "x"]
+    assert "per_group" not in classification_metrics(y_true, y_pred, ["a", "b"], "t")
+
+
+def test_train_with_logo_writes_per_group_metrics_and_report(tmp_path):
+    from motionscope.data.synth import write_synthetic_keypoints
+    from motionscope.train import TrainConfig, train
+
+    # three "people": DATA/<person>/<class>/<i>.npy, each written by the synthetic generator
+    for n, person in enumerate(("ann", "ben", "cat")):
+        write_synthetic_keypoints(
+            tmp_path / "d" / person, classes=2, per_class=5, frames=12, seed=n
+        )
+    ds = load_keypoint_dataset(tmp_path / "d", progress=False)
+    assert sorted({s.group for s in ds.samples}) == ["ann", "ben", "cat"]
+    cfg = TrainConfig(model="seed-lstm", split="logo", epochs=2, progress=False, threads=1)
+    r = train(ds, tmp_path / "run", cfg)
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(m["per_group"]) == {"ann", "ben", "cat"}
+    assert sum(e["n"] for e in m["per_group"].values()) == len(ds) == m["n_test"]
+    assert [f["test_groups"] for f in m["cv"]["folds"]] == [["ann"], ["ben"], ["cat"]]
+    assert r.metrics["split"].startswith("logo")
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    section = report.split("## Per group", 1)[1].split("## Per class")[0]
+    rows = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")]
+    ranked = sorted(m["per_group"], key=lambda g: (m["per_group"][g]["accuracy"], g))
+    assert rows[1:] == ranked  # after the header row: worst accuracy first
+    # evaluate: per-group accuracy whenever the evaluated data has groups
+    from motionscope.evaluate.evaluate import evaluate_bundle, per_group_table
+
+    ev = evaluate_bundle(tmp_path / "run", tmp_path / "d", tmp_path / "ev", progress=False)
+    assert set(ev["per_group"]) == {"ann", "ben", "cat"}
+    assert (
+        json.loads((tmp_path / "ev" / "metrics.json").read_text())["per_group"] == ev["per_group"]
+    )
+    assert per_group_table(ev).row_count == 3
+    assert per_group_table({"accuracy": 1.0}) is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from motionscope.cli import (
+    audit,
     demo,
     evaluate,
     export,
@@ -38,6 +39,7 @@ synth_app.command("keypoints")(synth.synth_keypoints)
 synth_app.command("videos")(synth.synth_videos)
 app.command("train")(train.train_cmd)
 app.command("evaluate")(evaluate.evaluate_cmd)
+app.command("audit")(audit.audit_cmd)
 app.command("predict")(predict.predict_cmd)
 app.command("export")(export.export_cmd)
 app.command("segment")(segment.segment_cmd)

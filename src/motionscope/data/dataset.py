@@ -52,6 +52,16 @@ class LabelledSamples:
         index = {c: i for i, c in enumerate(self.classes)}
         return np.array([index[s.label] for s in self.samples], dtype=np.int64)
 
+    @property
+    def groups(self) -> list[str | None]:
+        """Every sample's group (person, session), None where it has none."""
+        return [getattr(s, "group", None) for s in self.samples]
+
+    def has_groups(self) -> bool:
+        """True when every sample has a group and there are at least two groups."""
+        g = self.groups
+        return bool(g) and all(x is not None for x in g) and len(set(g)) >= 2
+
     def counts(self) -> dict[str, int]:
         c = Counter(s.label for s in self.samples)
         return {name: c.get(name, 0) for name in self.classes}
@@ -88,13 +98,16 @@ class KeypointDataset(LabelledSamples):
     layout: Layout
     classes: list[str] = field(default_factory=list)
     source: str = ""
+    # where the groups came from: "first" (DATA/<person>/<class>), "second" (the sub-folders of
+    # DATA/<class>), "pattern" (a group regex), "manifest", or None (unknown / no groups)
+    groups_from: str | None = None
 
     def _rebuild(self, samples: list[Sample], classes: list[str]) -> KeypointDataset:
-        return KeypointDataset(samples, self.layout, classes, self.source)
+        return KeypointDataset(samples, self.layout, classes, self.source, self.groups_from)
 
     def summary(self) -> dict:
         lengths = [s.data.shape[0] for s in self.samples]
-        return {
+        out = {
             "source": self.source,
             "layout": self.layout.name,
             "width": self.layout.width,
@@ -106,3 +119,14 @@ class KeypointDataset(LabelledSamples):
                 "max": int(max(lengths)) if lengths else 0,
             },
         }
+        groups = group_counts(self.samples)
+        if groups:
+            out["groups"] = groups
+            out["groups_from"] = self.groups_from
+        return out
+
+
+def group_counts(samples: Sequence[Any]) -> dict[str, int]:
+    """Sequences per group (samples without a group are left out), in sorted group order."""
+    c = Counter(s.group for s in samples if getattr(s, "group", None) is not None)
+    return {g: c[g] for g in sorted(c)}

@@ -10,10 +10,31 @@ Accepted ``DATA``:
   vectors, so ``DATA/<class>/<subject>/<seq>/<frame>.npy`` works too;
 - ``manifest``: a ``.csv`` or ``.jsonl`` file with ``path,label[,split][,group]`` rows;
 - ``ts``: a ``.ts`` time-series file (UEA/UCR).
+
+Groups (people) in class folders, ``groups=``:
+
+- ``"second"``: ``DATA/<class>/<person>/...``: the top folder is the class, the sub-folder path
+  below it (``<person>`` or ``<subject>/<take>``) is the group (None for a sequence directly in
+  the class folder);
+- ``"first"``: ``DATA/<person>/<class>/...``: the top folder is the group, the folder below it
+  the class; single-folder wrappers in between are skipped (``DATA/<person>/MP_Data/<class>``);
+- ``"auto"`` (default): ``"first"`` when every top folder holds (through such wrappers) the same
+  set of at least 2 folders of sequences, none of them a sequence itself, and either there are
+  more top folders than classes or the tops are wrappers; otherwise ``"second"``.
+  ``DATA/a/{p1,p2,p3}`` + ``DATA/b/{p1,p2,p3}`` stays class-first (2 tops, 3 children); 28 people
+  each with ``hello/thanks/iloveyou`` is person-first. Which rule was applied is in
+  ``dataset.summary()["groups_from"]``. A ``group_pattern`` wins over both.
+
+Links: every directory is walked once and every file read once (by real path); a link back
+into a folder already walked (``ln -s .. DATA/clap/loop``) or to another class folder is skipped
+with a :class:`DataWarning`. Folder names must be valid UTF-8 (they become labels and groups in
+JSON, reports and plots).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +42,18 @@ from pathlib import Path
 import numpy as np
 
 from motionscope.data.dataset import KeypointDataset, Sample
+from motionscope.data.folders import (  # noqa: F401 (natural_key, DataWarning: public here)
+    DataWarning,
+    _has_npy_below,
+    _is_frame_folder,
+    _npy_files,
+    _person_classes,
+    _Seen,
+    _subdirs,
+    check_name,
+    natural_key,
+    person_first,
+)
 from motionscope.data.manifest import ManifestRow, read_manifest
 from motionscope.data.ts import read_ts
 from motionscope.errors import DataError
@@ -29,29 +62,9 @@ from motionscope.progress import progress_iter
 
 FORMATS = ("auto", "sequences", "frames", "manifest", "ts")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
+GROUP_LAYOUTS = ("auto", "first", "second")
 
-
-def natural_key(path: Path) -> tuple:
-    """Sort key putting ``2.npy`` before ``10.npy``."""
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name))
-
-
-def _npy_files(folder: Path) -> list[Path]:
-    # Hidden files (macOS "._0.npy" resource forks) are not frames, like hidden folders.
-    return sorted(
-        (
-            p
-            for p in folder.iterdir()
-            if p.suffix == ".npy" and not p.name.startswith(".") and p.is_file()
-        ),
-        key=natural_key,
-    )
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return sorted(
-        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key
-    )
+log = logging.getLogger(__name__)
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -134,48 +147,38 @@ def _read_any(path: Path) -> np.ndarray:
     return check_sequence(_load_npy(path), str(path))
 
 
-def _is_frame_folder(folder: Path) -> bool:
-    files = _npy_files(folder)
-    if not files:
-        return False
-    try:
-        return np.load(files[0], mmap_mode="r", allow_pickle=False).ndim == 1
-    except (ValueError, OSError):
-        return False
-
-
-def _has_npy_below(folder: Path) -> bool:
-    return any(
-        not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        for p in folder.rglob("*.npy")
-    )
-
-
-def _class_sequences(class_dir: Path) -> list[tuple[Path, str | None]]:
+def _class_sequences(class_dir: Path, seen: _Seen | None = None) -> list[tuple[Path, str | None]]:
     """The sequences under one class folder, at any depth, in natural order: ``(T, D)``
     ``.npy`` files and frame folders (folders of ``(D,)`` files), each with its group (the
-    sub-folder path between the class folder and the sequence, None directly in the class)."""
+    sub-folder path between the class folder and the sequence, None directly in the class).
+    ``seen`` tracks real paths across class folders (each directory walked once, each file
+    read once, link loops skipped with a warning)."""
     if _is_frame_folder(class_dir):
         raise DataError(
             f"{class_dir} holds per-frame .npy files directly; expected one sub-folder per "
             "sequence (DATA/<class>/<seq>/<frame>.npy) or one (T, D) .npy per sequence"
         )
+    seen = seen if seen is not None else _Seen(warn=False)
     found: list[tuple[Path, str | None]] = []
 
     def walk(folder: Path, group: str | None) -> None:
         dirs = _subdirs(folder)
         frame_dirs = {d for d in dirs if _is_frame_folder(d)}
         for item in sorted(_npy_files(folder) + dirs, key=natural_key):
-            if item.is_file() or item in frame_dirs:
-                found.append((item, group))
-            elif frame_dirs and not _has_npy_below(item):
+            if item.is_file():
+                if seen.read(item):
+                    found.append((item, group))
+            elif item in frame_dirs or (frame_dirs and not _has_npy_below(item)):
                 # beside other sequence folders an empty folder is an empty sequence (reading
                 # it says so), not something to drop silently
-                found.append((item, group))
-            else:  # a folder of sequences (subject, session ...): its path is the group
-                walk(item, item.name if group is None else f"{group}/{item.name}")
+                if seen.enter(item):
+                    found.append((item, group))
+            elif seen.enter(item):  # a folder of sequences (subject, session ...): the group
+                name = check_name(item, "group")
+                walk(item, name if group is None else f"{group}/{name}")
 
-    walk(class_dir, None)
+    if seen.enter(class_dir, own=class_dir):
+        walk(class_dir, None)
     return found
 
 
@@ -237,19 +240,57 @@ def compile_group_pattern(group_pattern: str | None) -> re.Pattern | None:
         raise DataError(f"group pattern {group_pattern!r} is not a valid regex: {e}") from None
 
 
-def _load_class_folders(
-    root: Path, group_pattern: re.Pattern | None, progress: bool
-) -> list[Sample]:
+def _class_jobs(root: Path, seen: _Seen) -> list[tuple[Path, str, int, str | None]]:
+    class_dirs = _subdirs(root)
+    seen.reserved = {os.path.realpath(c): c for c in class_dirs}
     jobs: list[tuple[Path, str, int, str | None]] = []
-    for class_dir in _subdirs(root):
-        items = _class_sequences(class_dir)
+    for class_dir in class_dirs:
+        label = check_name(class_dir, "class")
+        items = _class_sequences(class_dir, seen)
         if not items:
             raise DataError(
                 f"class folder {class_dir} is empty: put its sequences there or remove the folder"
             )
-        jobs.extend(
-            (item, class_dir.name, order, group) for order, (item, group) in enumerate(items)
-        )
+        jobs.extend((item, label, order, group) for order, (item, group) in enumerate(items))
+    return jobs
+
+
+def _person_jobs(root: Path, seen: _Seen) -> list[tuple[Path, str, int, str | None]]:
+    bases = []
+    for top in _subdirs(root):
+        read = _person_classes(top)
+        if read is None:
+            raise DataError(
+                f"groups='first' reads DATA as <person>/<class>/<sequences>, but {top} does not "
+                "hold class folders of sequences; use groups='second' for DATA/<class>/<person>"
+            )
+        bases.append((check_name(top, "person"), read[1]))
+    seen.reserved = {os.path.realpath(c): c for _, classes in bases for c in classes}
+    orders: dict[str, int] = {}
+    jobs: list[tuple[Path, str, int, str | None]] = []
+    for person, classes in bases:
+        for class_dir in classes:
+            label = check_name(class_dir, "class")
+            for item, _ in _class_sequences(class_dir, seen):
+                order = orders.get(label, 0)
+                orders[label] = order + 1
+                jobs.append((item, label, order, person))
+    return jobs
+
+
+def _load_class_folders(
+    root: Path, group_pattern: re.Pattern | None, progress: bool, groups: str = "auto"
+) -> tuple[list[Sample], str]:
+    """The samples of a folder of class folders (or person folders), and which group rule
+    was applied: ``pattern``, ``first`` (person folders) or ``second`` (sub-folders)."""
+    if groups not in GROUP_LAYOUTS:
+        raise DataError(f"unknown groups={groups!r}; use one of {', '.join(GROUP_LAYOUTS)}")
+    first = groups == "first" or (groups == "auto" and person_first(root))
+    seen = _Seen()
+    seen.enter(root, own=root)  # a link back to DATA is a loop
+    jobs = _person_jobs(root, seen) if first else _class_jobs(root, seen)
+    if first and groups == "auto":
+        log.info("%s read as <person>/<class>/...: top folders are groups", root)
     samples = []
     for item, label, order, folder_group in progress_iter(
         jobs, "loading sequences", enabled=progress
@@ -257,7 +298,8 @@ def _load_class_folders(
         rel = item.relative_to(root).as_posix()
         group = group_of(rel, group_pattern) if group_pattern is not None else folder_group
         samples.append(Sample(_read_any(item), label, str(item), order, group))
-    return samples
+    rule = "pattern" if group_pattern is not None else ("first" if first else "second")
+    return samples, rule
 
 
 def _expand_row(
@@ -268,7 +310,7 @@ def _expand_row(
     if not p.exists():
         raise DataError(f"{row.where}: path {p} does not exist")
     if p.is_dir() and not _is_frame_folder(p):
-        items = _class_sequences(p)
+        items = _class_sequences(p, _Seen())
         if not items:
             raise DataError(f"{row.where}: class folder {p} has no sequences")
         label = row.label or p.name
@@ -317,25 +359,33 @@ def load_keypoint_dataset(
     fmt: str = "auto",
     classes: list[str] | None = None,
     group_pattern: str | None = None,
+    groups: str = "auto",
     progress: bool = True,
 ) -> KeypointDataset:
     """Load every sequence under ``path`` into a :class:`KeypointDataset`.
 
     ``layout`` forces a layout (required for widths other than 1662/258/132/126, e.g.
     ``generic``); ``classes`` picks and orders classes; ``group_pattern`` is a regular expression
-    whose first group, searched in each sequence's path, names its group (person, session).
+    whose first group, searched in each sequence's path, names its group (person, session);
+    ``groups`` says which folder level of class folders is the group: ``"first"``
+    (``DATA/<person>/<class>/...``), ``"second"`` (``DATA/<class>/<person>/...``) or ``"auto"``
+    (see the module docstring for the rule).
     """
     path = Path(path)
     if fmt not in FORMATS:
         raise DataError(f"unknown dataset format {fmt!r}; use one of {', '.join(FORMATS)}")
     fmt = detect_format(path) if fmt == "auto" else fmt
+    if groups not in GROUP_LAYOUTS:
+        raise DataError(f"unknown groups={groups!r}; use one of {', '.join(GROUP_LAYOUTS)}")
     pattern = compile_group_pattern(group_pattern)
+    rule = "pattern" if pattern is not None else None
     if fmt in ("sequences", "frames"):
         if not path.is_dir():
             raise DataError(f"{path} is not a folder; format {fmt!r} needs a folder")
-        samples = _load_class_folders(path, pattern, progress)
+        samples, rule = _load_class_folders(path, pattern, progress, groups)
     elif fmt == "manifest":
         samples = _load_manifest(path, pattern, progress)
+        rule = rule or "manifest"
     else:
         samples = [
             Sample(check_sequence(a, f"{path} case {i}"), lab, f"{path}#{i}", i)
@@ -351,7 +401,7 @@ def load_keypoint_dataset(
                 f"mixed widths: {first.source} has {resolved.width} features per frame but "
                 f"{s.source} has {s.data.shape[1]}; one dataset must use one layout"
             )
-    ds = KeypointDataset(samples, resolved, source=str(path))
+    ds = KeypointDataset(samples, resolved, source=str(path), groups_from=rule)
     if classes:
         ds = ds.select_classes(classes)
     return ds

@@ -1,4 +1,5 @@
-"""Train/test splits: stratified, contiguous, group, k-fold, or fixed by the manifest.
+"""Train/test splits: stratified, contiguous, group, k-fold, or fixed by the manifest; and
+cross-validation by group: leave-one-group-out (``logo``) and group k-fold (``groupkfold:K``).
 
 Every function returns index arrays into the dataset and is deterministic for a seed.
 """
@@ -8,33 +9,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from motionscope.data.dataset import KeypointDataset
 from motionscope.errors import DataError
 
-STRATEGIES = ("stratified", "contiguous", "group", "manifest", "kfold:K")
+STRATEGIES = ("stratified", "contiguous", "group", "manifest", "kfold:K", "logo", "groupkfold:K")
+CV_KINDS = ("kfold", "logo", "groupkfold")  # one model per fold, out-of-fold metrics
 
 
 @dataclass(frozen=True)
 class SplitSpec:
-    kind: str  # stratified | contiguous | group | manifest | kfold
-    k: int = 0  # folds, for kfold
+    kind: str  # stratified | contiguous | group | manifest | kfold | logo | groupkfold
+    k: int = 0  # folds, for kfold and groupkfold
 
     @classmethod
     def parse(cls, text: str) -> SplitSpec:
         t = text.strip().lower()
-        if t.startswith("kfold"):
-            _, _, k = t.partition(":")
-            if not k.isdigit() or int(k) < 2:
-                raise DataError(f"--split {text!r}: write kfold:K with K >= 2, e.g. kfold:5")
-            return cls("kfold", int(k))
+        for kind in ("groupkfold", "kfold"):
+            if t.startswith(kind):
+                _, _, k = t.partition(":")
+                if not k.isdigit() or int(k) < 2:
+                    raise DataError(f"--split {text!r}: write {kind}:K with K >= 2, e.g. {kind}:5")
+                return cls(kind, int(k))
+        if t in ("logo", "leave-one-group-out"):
+            return cls("logo")
         if t not in ("stratified", "contiguous", "group", "manifest"):
             raise DataError(f"unknown split {text!r}; use one of {', '.join(STRATEGIES)}")
         return cls(t)
 
+    @property
+    def is_cv(self) -> bool:
+        """Cross-validation (one model per fold) rather than one train/test split."""
+        return self.kind in CV_KINDS
+
     def __str__(self) -> str:
-        return f"kfold:{self.k}" if self.kind == "kfold" else self.kind
+        return f"{self.kind}:{self.k}" if self.kind in ("kfold", "groupkfold") else self.kind
 
 
 def _n_test(n: int, fraction: float) -> int:
@@ -71,19 +81,30 @@ def contiguous(
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(test, dtype=np.int64))
 
 
+def _group_names(groups: list[str | None], split: str) -> list[str]:
+    """The sorted group names, or a clear error when a sequence has none or there is one."""
+    if any(g is None for g in groups):
+        missing = sum(g is None for g in groups)
+        raise DataError(
+            f"--split {split}: {missing} sequences have no group (of {len(groups)}); put each "
+            "person in a folder (DATA/<person>/<class>/... or DATA/<class>/<person>/...), give a "
+            "'group' column in the manifest or --group-pattern REGEX matching a path component "
+            "(e.g. 'person(\\d+)')"
+        )
+    names = sorted(set(groups))  # type: ignore[arg-type]
+    if len(names) < 2:
+        raise DataError(
+            f"--split {split} needs at least 2 groups (people), found {len(names)} {names}; "
+            "with one person use --split stratified or kfold:K"
+        )
+    return names
+
+
 def group(
     groups: list[str | None], fraction: float, seed: int, test_groups: list[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Whole groups (people, sessions) go to one side only."""
-    if any(g is None for g in groups):
-        missing = sum(g is None for g in groups)
-        raise DataError(
-            f"--split group: {missing} sequences have no group; give a 'group' column in the "
-            "manifest or --group-pattern REGEX matching a path component (e.g. 'person(\\d+)')"
-        )
-    names = sorted(set(groups))  # type: ignore[arg-type]
-    if len(names) < 2:
-        raise DataError(f"--split group needs at least 2 groups, found {names}")
+    names = _group_names(groups, "group")
     if test_groups:
         unknown = [g for g in test_groups if g not in names]
         if unknown:
@@ -115,6 +136,50 @@ def kfold(labels: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.nd
     return [(np.sort(a), np.sort(b)) for a, b in skf.split(np.zeros(len(labels)), labels)]
 
 
+def group_folds(
+    labels: np.ndarray, groups: list[str | None], k: int | None, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation folds by group: every group is in the test part of exactly one fold.
+    ``k=None`` is leave-one-group-out (a fold per group, in sorted group order); else ``k``
+    folds of whole groups, stratified by class as far as the groups allow
+    (``StratifiedGroupKFold``)."""
+    split = "logo" if k is None else f"groupkfold:{k}"
+    names = _group_names(groups, split)
+    index = {g: i for i, g in enumerate(names)}
+    codes = np.array([index[g] for g in groups])
+    if k is None:
+        folds = [
+            (np.flatnonzero(codes != i), np.flatnonzero(codes == i)) for i in range(len(names))
+        ]
+    else:
+        if k > len(names):
+            raise DataError(
+                f"--split {split}: {len(names)} groups cannot fill {k} folds; use "
+                f"groupkfold:{len(names)} (or logo) or fewer folds"
+            )
+        sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        folds = [
+            (np.sort(a), np.sort(b)) for a, b in sgkf.split(np.zeros(len(labels)), labels, codes)
+        ]
+    return folds
+
+
+def cv_folds(
+    ds: KeypointDataset, spec: SplitSpec, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The folds of a cross-validation strategy (``kfold:K``, ``logo``, ``groupkfold:K``)."""
+    if spec.kind == "kfold":
+        return kfold(ds.labels, spec.k, seed)
+    if spec.kind in ("logo", "groupkfold"):
+        return group_folds(ds.labels, [s.group for s in ds.samples], spec.k or None, seed)
+    raise DataError(f"--split {spec} is not cross-validation; use kfold:K, logo or groupkfold:K")
+
+
+def fold_groups(ds, test_idx: np.ndarray) -> list[str]:
+    """The groups whose sequences are in ``test_idx`` (sorted; empty without groups)."""
+    return sorted({ds.samples[i].group for i in test_idx if ds.samples[i].group is not None})
+
+
 def manifest(splits: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
     arr = np.array([s or "" for s in splits])
     if not (arr == "test").any():
@@ -142,6 +207,11 @@ def split_dataset(
         return group([s.group for s in ds.samples], test_fraction, seed, test_groups)
     if spec.kind == "manifest":
         return manifest([s.split for s in ds.samples])
+    if spec.is_cv:
+        raise DataError(
+            f"--split {spec} is cross-validation (one model per fold), not available here; "
+            "use a train/test split (stratified, contiguous, group, manifest)"
+        )
     raise ValueError(f"split_dataset does not handle {spec}")
 
 

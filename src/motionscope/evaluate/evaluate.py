@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from rich.table import Table
 
 from motionscope.atomic import write_json
 from motionscope.data.loaders import load_keypoint_dataset
 from motionscope.errors import DataError
-from motionscope.evaluate.metrics import classification_metrics
+from motionscope.evaluate.metrics import classification_metrics, worst_groups
 from motionscope.evaluate.plots import plot_confusion_matrix
 from motionscope.infer.loader import load_recognizer
 from motionscope.kinds import InputKind
@@ -52,7 +53,11 @@ def evaluate_bundle(
         probs = rec.probabilities([s.data for s in ds.samples])
     what = "videos" if rgb else "sequences"
     metrics = classification_metrics(
-        y_true, probs.argmax(-1), rec.classes, f"all of {data} ({len(ds)} {what})"
+        y_true,
+        probs.argmax(-1),
+        rec.classes,
+        f"all of {data} ({len(ds)} {what})",
+        [getattr(s, "group", None) for s in ds.samples],
     )
     if out is not None:
         out = Path(out)
@@ -65,3 +70,16 @@ def evaluate_bundle(
             f"{Path(run).name} on {Path(data).name}",
         )
     return metrics
+
+
+def per_group_table(metrics: dict, limit: int | None = None) -> Table | None:
+    """A rich table of ``metrics["per_group"]`` (worst group first), None without groups."""
+    rows = worst_groups(metrics)
+    if not rows:
+        return None
+    t = Table(title=f"per group ({len(rows)}, worst first)")
+    for col in ("group", "sequences", "accuracy"):
+        t.add_column(col, justify="right")
+    for g, e in rows[:limit] if limit else rows:
+        t.add_row(g, str(e["n"]), f"{e['accuracy']:.3f}")
+    return t

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from motionscope.evaluate.metrics import worst_groups
+
 
 def metrics_table(classes: list[str], metrics: dict) -> list[str]:
     lines = ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -14,6 +16,33 @@ def metrics_table(classes: list[str], metrics: dict) -> list[str]:
                 f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f} | "
                 f"{pc['f1']:.3f} | {pc['support']} |"
             )
+    return lines
+
+
+def _top_confusion(cm: list[list[int]], classes: list[str]) -> str:
+    """The largest off-diagonal cell of a confusion matrix as ``"true → predicted (n)"``."""
+    best, where = 0, ""
+    for i, row in enumerate(cm):
+        for j, n in enumerate(row):
+            if i != j and n > best:
+                best, where = n, f"{classes[i]} → {classes[j]} ({n})"
+    return where or "-"
+
+
+def group_table(classes: list[str], metrics: dict, limit: int | None = None) -> list[str]:
+    """Per-group accuracy, worst group first, with each group's most frequent confusion."""
+    rows = worst_groups(metrics)
+    if limit is not None:
+        rows = rows[:limit]
+    lines = [
+        "| group | sequences | accuracy | most confused (true → predicted) |",
+        "|---|---|---|---|",
+    ]
+    for g, e in rows:
+        lines.append(
+            f"| {g} | {e['n']} | {e['accuracy']:.3f} | "
+            f"{_top_confusion(e['confusion_matrix'], classes)} |"
+        )
     return lines
 
 
@@ -56,6 +85,16 @@ def write_report(path: Path, config: dict, classes: list[str], metrics: dict) ->
             f"Cross-validation: accuracy {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}, "
             f"macro F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f} over "
             f"{len(cv['folds'])} folds.",
+            "",
+        ]
+    if m.get("per_group"):
+        n = len(m["per_group"])
+        held = m.get("test_groups")
+        lines += [
+            f"## Per group ({n} groups, worst first)",
+            "",
+            *([f"Test groups: {', '.join(held)}.", ""] if held and "cv" not in m else []),
+            *group_table(classes, m),
             "",
         ]
     lines += [

@@ -30,7 +30,7 @@ from motionscope.bundle import (
 )
 from motionscope.data.dataset import KeypointDataset
 from motionscope.data.fps import dataset_fps
-from motionscope.data.splits import SplitSpec, kfold, split_dataset, validation_split
+from motionscope.data.splits import SplitSpec, cv_folds, split_dataset, validation_split
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics, summarize_folds
 from motionscope.evaluate.plots import plot_confusion_matrix, plot_curves, read_epoch_log
@@ -239,7 +239,11 @@ def _window_for(ds: KeypointDataset, cfg: TrainConfig) -> int:
 
 def _evaluate(model: Classifier, pre: Preprocessor, test: KeypointDataset, split: str) -> dict:
     probs = predict_proba(model, pre.batch([s.data for s in test.samples]))
-    return classification_metrics(test.labels, probs.argmax(-1), test.classes, split)
+    groups = [s.group for s in test.samples]
+    m = classification_metrics(test.labels, probs.argmax(-1), test.classes, split, groups)
+    if "per_group" in m:
+        m["test_groups"] = sorted(m["per_group"])
+    return m
 
 
 def holdout_split(
@@ -287,17 +291,17 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
     if info.input_kind != "keypoints":
         raise DataError(f"model {cfg.model!r} takes {info.input_kind}, not keypoint sequences")
     cfg, spec = _resolve_split(cfg, ds)
-    if spec.kind == "kfold" and cfg.devices > 1:
-        raise DataError("kfold cross-validation runs on one device; drop --devices or the kfold")
+    if spec.is_cv and cfg.devices > 1:
+        raise DataError(f"{spec} cross-validation runs on one device; drop --devices or the {spec}")
     pre = Preprocessor(ds.layout, _window_for(ds, cfg), _features_for(info, cfg))
     rank0 = _is_rank_zero()
     stage = prepare_staging(out) if rank0 else None
     logs = (stage / "logs") if stage else None
     split_text = f"{spec}"
     cv = None
-    if spec.kind == "kfold":
-        folds = kfold(ds.labels, spec.k, cfg.seed)
-        fold_metrics, oof_true, oof_pred = [], [], []
+    if spec.is_cv:
+        folds = cv_folds(ds, spec, cfg.seed)
+        fold_metrics, oof_true, oof_pred, oof_groups = [], [], [], []
         for i, (tr, te) in enumerate(folds):
             tr, va = validation_split(ds, tr, spec, cfg.val_fraction, cfg.seed + i)
             fit = fit_model(
@@ -309,12 +313,13 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
                 logs / f"fold{i}" if logs else None,
                 seed=cfg.seed + i,
             )
-            m = _evaluate(fit.model, pre, ds.subset(te), f"kfold:{spec.k} fold {i}")
+            m = _evaluate(fit.model, pre, ds.subset(te), f"{spec} fold {i}")
             m["train_seconds"] = round(fit.seconds, 2)
             fold_metrics.append(m)
             probs = predict_proba(fit.model, pre.batch([ds.samples[j].data for j in te]))
             oof_true.append(ds.labels[te])
             oof_pred.append(probs.argmax(-1))
+            oof_groups.extend(ds.samples[j].group for j in te)
             log.info("fold %d: accuracy %.3f", i, m["accuracy"])
         cv = summarize_folds(fold_metrics)
         tr, va = validation_split(ds, np.arange(len(ds)), spec, cfg.val_fraction, cfg.seed)
@@ -323,7 +328,8 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
             np.concatenate(oof_true),
             np.concatenate(oof_pred),
             ds.classes,
-            f"kfold:{spec.k} (out-of-fold predictions of {spec.k} models, seed {cfg.seed})",
+            f"{spec} (out-of-fold predictions of {len(folds)} models, seed {cfg.seed})",
+            oof_groups,
         )
         metrics["cv"] = cv
         train_idx, test_idx, val_idx = tr, np.array([], dtype=np.int64), va
