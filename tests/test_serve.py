@@ -690,3 +690,40 @@ def test_schemathesis_finds_no_server_errors(bundle, tmp_path):
     with TestClient(app):
         pass  # runs the shutdown (workers stopped)
     assert list((tmp_path / "u").iterdir()) == []
+
+
+def test_frames_larger_than_the_header_says_are_refused_on_every_frame(
+    bundle, videos, tmp_path, monkeypatch
+):
+    """A header announcing small frames does not let large ones through: ``max_side`` is
+    checked on every decoded frame (413), before the frame reaches the model."""
+    from dataclasses import replace
+
+    from motionscope.serve import analyse
+    from motionscope.serve.analyse import Worker, analyse_video
+    from motionscope.serve.limits import ApiError
+
+    video = person_video(tmp_path / "small.mp4")
+    real_probe = analyse.probe
+    monkeypatch.setattr(analyse, "probe", lambda p: replace(real_probe(p), width=64, height=48))
+
+    def frames(path):
+        yield np.zeros((48, 64, 3), np.uint8)
+        yield np.zeros((600, 800, 3), np.uint8)  # the stream switches to a huge size
+
+    monkeypatch.setattr(analyse, "iter_frames", frames)
+    worker = Worker(motionscope.load(bundle))
+    settings = ServeSettings(max_side=512, tmp_dir=tmp_path / "u")
+    try:
+        with pytest.raises(ApiError) as e:
+            analyse_video(
+                worker,
+                video,
+                top_k=3,
+                want_segments=False,
+                settings=settings,
+                deadline=Deadline(60.0),
+            )
+    finally:
+        worker.close()
+    assert e.value.status == 413 and "800x600" in str(e.value)

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -27,7 +26,7 @@ from motionscope.kinds import InputKind
 from motionscope.models.registry import get_model_info
 from motionscope.video.decode import is_frame_folder, is_video_file
 from motionscope.video.rate import RateConverter
-from motionscope.video.sampling import SamplingConfig, sample_clip, sample_frames
+from motionscope.video.sampling import SamplingConfig, sample_clip, sample_frames, shrink
 
 CLIP_BATCH = 4  # clips per forward pass: 16 frames of 112x112 each, EfficientNet per frame
 
@@ -181,13 +180,3 @@ def check_frames(item) -> np.ndarray:
             f"shape {arr.shape} {arr.dtype}"
         )
     return arr
-
-
-def shrink(frame: np.ndarray, short_side: int) -> np.ndarray:
-    """``frame`` with its short side at most ``short_side`` pixels (aspect kept)."""
-    h, w = frame.shape[:2]
-    scale = short_side / min(h, w)
-    if scale >= 1:
-        return frame
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)

@@ -50,6 +50,7 @@ from motionscope.errors import DataError
 from motionscope.infer.segment import UNKNOWN
 from motionscope.keypoints.layout import HOLISTIC, Layout, convert
 from motionscope.video.rate import RateConverter
+from motionscope.video.sampling import shrink
 
 if TYPE_CHECKING:  # pragma: no cover
     from motionscope.infer.recognizer import Recognizer
@@ -206,8 +207,6 @@ class FrameBuffer:
         pass
 
     def push_frame(self, frame_rgb: np.ndarray, repeats: int = 1):
-        from motionscope.infer.frames import shrink
-
         frame = np.asarray(frame_rgb)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise DataError(
