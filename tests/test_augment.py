@@ -173,3 +173,52 @@ def test_degenerate_inputs():
             assert np.isfinite(a).all() and a.shape[1] == layout.width
             if not layout.is_generic:
                 assert np.all(a == 0)
+
+
+_PERSON = dict(
+    crop_min=1.0, warp=0.0, speed=1.0, p_mirror=0.0, p_hand_drop=0.0, p_frame_drop=0.0,
+    noise=0.0, scale=0.0, rotate_deg=0.0, shift=0.0,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "knob",
+    [
+        {"aspect": 0.2},
+        {"yaw_deg": 30.0},
+        {"arm_scale": 0.2},
+        {"hand_offset": 0.2},
+        {"hand_rotate_deg": 20.0},
+        {"hand_scale": 0.2},
+        {"hand_yaw_deg": 30.0},
+    ],
+    ids=lambda k: next(iter(k)),
+)
+def test_person_augmentations_move_landmarks_and_keep_missing(knob):
+    x = _seq(POSE_HANDS)
+    cfg = AugmentConfig(enabled=True, **_PERSON, **knob)
+    y = augment(x, POSE_HANDS, cfg, np.random.default_rng(3))
+    assert y.shape == x.shape and np.isfinite(y).all()
+    assert np.abs(y - x).max() > 1e-3  # the knob does something
+    for name, miss in _missing(x, POSE_HANDS).items():
+        assert np.all(y[miss][:, POSE_HANDS.slice(name)] == 0), name
+
+
+def test_hand_rotation_keeps_hand_size_and_wrist():
+    x = _seq(POSE_HANDS, missing=False)
+    cfg = AugmentConfig(enabled=True, **_PERSON, hand_rotate_deg=40.0)
+    y = augment(x, POSE_HANDS, cfg, np.random.default_rng(1))
+    h0 = x[:, POSE_HANDS.slice("right_hand")].reshape(len(x), 21, 3)
+    h1 = y[:, POSE_HANDS.slice("right_hand")].reshape(len(x), 21, 3)
+    np.testing.assert_allclose(h1[:, 0], h0[:, 0], atol=1e-6)
+    d0 = np.linalg.norm(h0[..., :2] - h0[:, :1, :2], axis=2)
+    d1 = np.linalg.norm(h1[..., :2] - h1[:, :1, :2], axis=2)
+    np.testing.assert_allclose(d1, d0, atol=1e-5)
+    assert np.abs(h1 - h0).max() > 1e-3
+
+
+def test_person_knobs_off_give_the_old_augmentation():
+    x = _seq(POSE_HANDS)
+    a = augment(x, POSE_HANDS, AugmentConfig(enabled=True), np.random.default_rng(5))
+    b = augment(x, POSE_HANDS, AugmentConfig(enabled=True, aspect=0.0), np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)

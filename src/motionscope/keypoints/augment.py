@@ -61,6 +61,19 @@ class AugmentConfig:
     p_hand_drop: float = 0.15  # per hand: drop the whole hand for the sequence
     p_frame_drop: float = 0.1  # per hand and frame: drop the hand in that frame
     noise: float = 0.003  # Gaussian noise (image units; x std for generic channels)
+    # "another person, another camera" (all 0 = off; pose/hand layouts only):
+    aspect: float = 0.0  # x stretched against y by a log-uniform factor in [e^-a, e^a]
+    yaw_deg: float = 0.0  # 3D turn of the body about the vertical axis (uses z), +-deg
+    arm_scale: float = 0.0  # per arm: elbow/wrist/hand moved from the shoulder by 1 +- arm_scale
+    hand_offset: float = 0.0  # per hand: shifted by +-hand_offset shoulder widths (x and y)
+    hand_rotate_deg: float = 0.0  # per hand: in-plane rotation of the hand about its wrist
+    hand_scale: float = 0.0  # per hand: size about the wrist in [1 - s, 1 + s]
+    hand_yaw_deg: float = 0.0  # per hand: 3D turn of the hand about its wrist (uses z)
+
+
+# pose landmarks that move with each arm: elbow, wrist, pinky, index, thumb
+_ARM = {"left_hand": (11, (13, 15, 17, 19, 21)), "right_hand": (12, (14, 16, 18, 20, 22))}
+_HAND_POSE = {"left_hand": (15, 17, 19, 21), "right_hand": (16, 18, 20, 22)}
 
 
 def _present(blk: np.ndarray) -> np.ndarray:
@@ -154,6 +167,103 @@ def _time_index(t: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndar
     return np.clip(np.rint(src), 0, t - 1).astype(np.int64)
 
 
+def _person(x: np.ndarray, layout: Layout, cfg: AugmentConfig, rng: np.random.Generator):
+    """Imitate another body and another camera in raw image coordinates: camera aspect, body yaw,
+    arm length, where and how each hand is held. Missing landmarks are restored to zero by the
+    caller. Returns a new array."""
+    out = x.copy()
+    t = x.shape[0]
+    pose = out[:, layout.slice("pose")].reshape(t, 33, 4) if layout.has("pose") else None
+    hands = {
+        n: out[:, layout.slice(n)].reshape(t, 21, 3)
+        for n in ("left_hand", "right_hand")
+        if layout.has(n)
+    }
+    sw = 0.25  # shoulder width in image units, for offsets given in shoulder widths
+    if pose is not None:
+        d = np.linalg.norm(pose[:, 11, :2] - pose[:, 12, :2], axis=1)
+        ok = np.any(pose != 0, axis=(1, 2)) & (d > 0.02)
+        if ok.any():
+            sw = float(np.median(d[ok]))
+    for name, hand in hands.items():
+        hok = np.any(hand != 0, axis=(1, 2))
+        wrist = hand[:, :1, :].copy()
+        # arm length: elbow, wrist and hand about the shoulder
+        if cfg.arm_scale > 0 and pose is not None:
+            a = rng.uniform(1 - cfg.arm_scale, 1 + cfg.arm_scale)
+            sh, idx = _ARM[name]
+            base = pose[:, sh : sh + 1, :2]
+            moved = base[:, 0] + (wrist[:, 0, :2] - base[:, 0]) * a - wrist[:, 0, :2]
+            pose[:, list(idx), :2] = base + (pose[:, list(idx), :2] - base) * a
+            hand[hok, :, :2] += moved[hok, None, :]
+        if cfg.hand_offset > 0:
+            off = rng.uniform(-cfg.hand_offset, cfg.hand_offset, 2).astype(np.float32) * sw
+            hand[hok, :, :2] += off
+            if pose is not None:
+                pose[:, list(_HAND_POSE[name]), :2] += off
+        # the hand about its own wrist: rotation, size, 3D turn
+        wrist = hand[:, :1, :].copy()
+        rel = hand - wrist
+        if cfg.hand_yaw_deg > 0:
+            ph = np.deg2rad(rng.uniform(-cfg.hand_yaw_deg, cfg.hand_yaw_deg))
+            rx, rz = rel[..., 0].copy(), rel[..., 2].copy()
+            rel[..., 0] = np.cos(ph) * rx + np.sin(ph) * rz
+            rel[..., 2] = -np.sin(ph) * rx + np.cos(ph) * rz
+        if cfg.hand_rotate_deg > 0:
+            th = np.deg2rad(rng.uniform(-cfg.hand_rotate_deg, cfg.hand_rotate_deg))
+            rx, ry = rel[..., 0].copy(), rel[..., 1].copy()
+            rel[..., 0] = np.cos(th) * rx - np.sin(th) * ry
+            rel[..., 1] = np.sin(th) * rx + np.cos(th) * ry
+        if cfg.hand_scale > 0:
+            rel = rel * rng.uniform(1 - cfg.hand_scale, 1 + cfg.hand_scale)
+        hand[hok] = (wrist + rel)[hok]
+    # the camera: body yaw (x foreshortened, depth mixed in) and aspect ratio
+    centre = _body_centre(out, layout)
+    if cfg.yaw_deg > 0 and pose is not None:
+        ph = np.deg2rad(rng.uniform(-cfg.yaw_deg, cfg.yaw_deg))
+        pz = pose[..., 2]
+        pose[..., 0] = centre[0] + (pose[..., 0] - centre[0]) * np.cos(ph) + pz * np.sin(ph)
+        for name, hand in hands.items():
+            hok = np.any(hand != 0, axis=(1, 2))
+            pw = 15 if name == "left_hand" else 16
+            wrist = hand[:, :1, :].copy()
+            rel = hand - wrist
+            rx, rz = rel[..., 0].copy(), rel[..., 2].copy()
+            rel[..., 0] = np.cos(ph) * rx + np.sin(ph) * rz
+            rel[..., 2] = -np.sin(ph) * rx + np.cos(ph) * rz
+            wx = centre[0] + (wrist[..., 0] - centre[0]) * np.cos(ph)
+            wx = wx + pose[:, pw : pw + 1, 2] * np.sin(ph)
+            new = rel.copy()
+            new[..., 0] += wx
+            new[..., 1:] += wrist[..., 1:]
+            hand[hok] = new[hok]
+    if cfg.aspect > 0:
+        f = float(np.exp(rng.uniform(-cfg.aspect, cfg.aspect)))
+        xc, _, _, _ = _coord_columns(layout)
+        present_cols = out[:, xc] != 0
+        out[:, xc] = np.where(present_cols, centre[0] + (out[:, xc] - centre[0]) * f, 0.0)
+    if pose is not None:
+        out[:, layout.slice("pose")] = pose.reshape(t, -1)
+    for name, hand in hands.items():
+        out[:, layout.slice(name)] = hand.reshape(t, -1)
+    return out
+
+
+def _uses_person(cfg: AugmentConfig) -> bool:
+    return any(
+        v > 0
+        for v in (
+            cfg.aspect,
+            cfg.yaw_deg,
+            cfg.arm_scale,
+            cfg.hand_offset,
+            cfg.hand_rotate_deg,
+            cfg.hand_scale,
+            cfg.hand_yaw_deg,
+        )
+    )
+
+
 def augment(
     x: np.ndarray, layout: Layout, cfg: AugmentConfig, rng: np.random.Generator
 ) -> np.ndarray:
@@ -176,6 +286,8 @@ def augment(
         x = mirror(x, layout)
 
     masks = {b.name: _present(x[:, layout.slice(b.name)]) for b in layout.blocks}
+    if _uses_person(cfg):
+        x = _person(x, layout, cfg, rng)
     # hand dropout (raw zeros = "not detected")
     for name in ("left_hand", "right_hand"):
         if not layout.has(name):

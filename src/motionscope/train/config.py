@@ -28,6 +28,8 @@ class OptimConfig:
     patience_updates: int = 300
     grad_clip: float = 1.0
     class_weighting: bool = True
+    # mixup: training batches blended with a shuffled copy, weight ~ Beta(mixup, mixup); 0 = off
+    mixup: float = 0.0
 
 
 @dataclass

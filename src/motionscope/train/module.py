@@ -27,8 +27,15 @@ class ActionModule(L.LightningModule):
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         x, y = batch
-        logits = self.model(x)
-        loss = self.loss(logits, y)
+        if stage == "train" and self.optim.mixup > 0 and len(y) > 1:
+            lam = float(torch.distributions.Beta(self.optim.mixup, self.optim.mixup).sample())
+            lam = max(lam, 1.0 - lam)  # the first sample dominates: its label stays the "true" one
+            perm = torch.randperm(len(y), device=x.device)
+            logits = self.model(lam * x + (1.0 - lam) * x[perm])
+            loss = lam * self.loss(logits, y) + (1.0 - lam) * self.loss(logits, y[perm])
+        else:
+            logits = self.model(x)
+            loss = self.loss(logits, y)
         acc = (logits.argmax(-1) == y).float().mean()
         on_step = stage == "train"
         self.log(
