@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from motionscope.errors import DataError, MotionscopeError
-from motionscope.video import sampling as S
+from motionscope.video import seek as S
 from motionscope.video.decode import read_frames
 from motionscope.video.sampling import (
     SamplingConfig,

@@ -19,11 +19,10 @@ import numpy as np
 import torch
 
 from motionscope.bundle import Bundle
-from motionscope.errors import BundleError, DataError
+from motionscope.errors import DataError
 from motionscope.infer.backend import TorchBackend, make_backend
 from motionscope.infer.recognizer import Recognizer
 from motionscope.kinds import InputKind
-from motionscope.models.registry import get_model_info
 from motionscope.video.decode import is_frame_folder, is_video_file
 from motionscope.video.rate import RateConverter
 from motionscope.video.sampling import SamplingConfig, sample_clip, sample_frames, shrink
@@ -82,21 +81,7 @@ class FramesRecognizer(Recognizer):
         """Build the model of an RGB bundle and its recognizer."""
         cfg = bundle.config
         sampling = cfg.sampling_config()
-        info = get_model_info(cfg.model.name)
-        if info.input_kind != cls.kind.value:
-            raise BundleError(f"{bundle.path}: model {info.name!r} does not take frames")
-        try:
-            net = info.build(
-                input_dim=3,
-                num_classes=len(bundle.classes),
-                window=sampling.frames,
-                **cfg.model.hparams,
-            )
-        except (TypeError, ValueError) as e:
-            raise BundleError(
-                f"{bundle.path / 'config.json'}: field 'model.hparams' does not build "
-                f"{info.name} ({e}); retrain the model"
-            ) from e
+        net = cls.build_network(bundle, input_dim=3, window=sampling.frames)
         bundle.load_weights_into(net)
         net.eval()
         if threads:

@@ -19,14 +19,13 @@ import torch
 from motionscope.bundle import Bundle
 from motionscope.data.fps import sidecar_fps
 from motionscope.data.loaders import check_sequence, load_sequence
-from motionscope.errors import BundleError, DataError
+from motionscope.errors import DataError
 from motionscope.infer.backend import make_backend
 from motionscope.infer.recognizer import Recognizer
 from motionscope.keypoints.layout import HOLISTIC, Layout, convert, to_layout
 from motionscope.keypoints.preprocess import Preprocessor
 from motionscope.kinds import InputKind
 from motionscope.models.classifier import Classifier
-from motionscope.models.registry import get_model_info
 from motionscope.video.decode import is_frame_folder, is_video_file
 from motionscope.video.rate import RateConverter, repeat_rows
 
@@ -58,21 +57,7 @@ class KeypointRecognizer(Recognizer):
     ) -> KeypointRecognizer:
         cfg = bundle.config
         pre = cfg.preprocessor()
-        info = get_model_info(cfg.model.name)
-        if info.input_kind != cls.kind.value:
-            raise BundleError(f"{bundle.path}: model {info.name!r} does not take keypoints")
-        try:
-            net = info.build(
-                input_dim=pre.input_dim,
-                num_classes=len(bundle.classes),
-                window=pre.window,
-                **cfg.model.hparams,
-            )
-        except (TypeError, ValueError) as e:
-            raise BundleError(
-                f"{bundle.path / 'config.json'}: field 'model.hparams' does not build "
-                f"{info.name} ({e}); retrain the model"
-            ) from e
+        net = cls.build_network(bundle, input_dim=pre.input_dim, window=pre.window)
         model = Classifier(net, pre.input_dim)
         bundle.load_weights_into(model)
         model.eval()

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from motionscope.bundle import Bundle, BundleConfig
-from motionscope.errors import DataError, MotionscopeError
+from motionscope.errors import BundleError, DataError, MotionscopeError
 from motionscope.infer.backend import Backend, TorchBackend, softmax
 from motionscope.infer.prediction import Prediction
 from motionscope.infer.segment import UNKNOWN, Timeline, build_timeline, window_starts
@@ -80,6 +80,28 @@ class Recognizer:
         if not 0.0 <= value <= 1.0:
             raise DataError(f"the unknown threshold is a probability in [0, 1], got {threshold}")
         self.unknown_threshold = value
+
+    @classmethod
+    def build_network(cls, bundle: Bundle, *, input_dim: int, window: int) -> torch.nn.Module:
+        """The bundle's architecture (registered name + hyper-parameters), not yet loaded;
+        a clear error when the name is of another input kind or the arguments do not build."""
+        from motionscope.models.registry import get_model_info
+
+        info = get_model_info(bundle.config.model.name)
+        if info.input_kind != cls.kind.value:
+            raise BundleError(f"{bundle.path}: model {info.name!r} does not take {cls.kind}")
+        try:
+            return info.build(
+                input_dim=input_dim,
+                num_classes=len(bundle.classes),
+                window=window,
+                **bundle.config.model.hparams,
+            )
+        except (TypeError, ValueError) as e:
+            raise BundleError(
+                f"{bundle.path / 'config.json'}: field 'model.hparams' does not build "
+                f"{info.name} ({e}); retrain the model"
+            ) from e
 
     # -- hooks of the input kinds ----------------------------------------------------------------
 
