@@ -69,14 +69,7 @@ class TrainConfig:
     def from_yaml(cls, path: Path | str, **overrides: Any) -> TrainConfig:
         """Read a YAML mapping of these fields; ``overrides`` win over the file."""
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as e:
-            raise MotionscopeError(f"cannot read config {path}: {e.strerror}") from e
-        except yaml.YAMLError as e:
-            raise MotionscopeError(f"{path} is not valid YAML: {e}") from e
-        if not isinstance(raw, dict):
-            raise MotionscopeError(f"{path} must hold a mapping of training settings")
+        raw = read_yaml_mapping(path)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -86,6 +79,19 @@ class TrainConfig:
         return cls(**{**raw, **overrides})
 
     progress: bool = True
+
+
+def read_yaml_mapping(path: Path) -> dict:
+    """A YAML ``--config`` file as a mapping, with errors naming the file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise MotionscopeError(f"cannot read config {path}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise MotionscopeError(f"{path} is not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise MotionscopeError(f"{path} must hold a mapping of training settings")
+    return raw
 
 
 def auto_threads() -> int:

@@ -25,11 +25,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from motionscope.data.source import Source, SourceKind, detect_source
 from motionscope.errors import MotionscopeError
-from motionscope.train.config import TrainConfig
+from motionscope.kinds import InputKind
+from motionscope.train.config import TrainConfig, read_yaml_mapping
 
 if TYPE_CHECKING:
     from motionscope.pose.batch import ExtractReport
@@ -63,18 +62,6 @@ def resize_for(size: int) -> int:
 
 # ----------------------------------------------------------------------------------------------
 # Configuration.
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as e:
-        raise MotionscopeError(f"cannot read config {path}: {e.strerror}") from e
-    except yaml.YAMLError as e:
-        raise MotionscopeError(f"{path} is not valid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise MotionscopeError(f"{path} must hold a mapping of training settings")
-    return raw
 
 
 def frames_config(settings: Mapping[str, Any] | None = None, where: str = "frames") -> FramesConfig:
@@ -132,7 +119,7 @@ def load_configs(
     if path is None:
         return TrainConfig(**train), frames_config(frames, "frames settings")
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     section = raw.pop(FRAMES_SECTION, None) or {}
     if not isinstance(section, Mapping):
         raise MotionscopeError(f"{path}: {FRAMES_SECTION}: must be a mapping of RGB settings")
@@ -207,11 +194,15 @@ def train_from_source(
     out = Path(out)
     say = on_message or (lambda _msg: None)
     kind = get_model_info(cfg.model).input_kind
-    if options.fmt == "auto" or kind == "frames":
+    if options.fmt == "auto" or kind == InputKind.FRAMES.value:
         source: Source | Path = detect_source(data)
     else:  # an explicit keypoint format: the user said what it is
         source = data.path if isinstance(data, Source) else Path(data)
-    if kind == "keypoints" and isinstance(source, Source) and source.kind is SourceKind.VIDEOS:
+    if (
+        kind == InputKind.KEYPOINTS.value
+        and isinstance(source, Source)
+        and source.kind is SourceKind.VIDEOS
+    ):
         source = _extract(source, out, options, cfg.progress, say, on_extract)
     ds = load_training_data(
         source,
@@ -226,7 +217,7 @@ def train_from_source(
     )
     what = f"layout {ds.layout.name}" if hasattr(ds, "layout") else "videos"
     say(f"{len(ds)} sequences, {len(ds.classes)} classes, {what}; model {cfg.model}")
-    if kind == "frames":
+    if kind == InputKind.FRAMES.value:
         from motionscope.train.fit_frames import FramesConfig, train_frames
 
         fcfg = frames or FramesConfig()
