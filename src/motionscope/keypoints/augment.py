@@ -60,6 +60,9 @@ class AugmentConfig:
     crop_min: float = 0.85  # keep a random contiguous fraction in [crop_min, 1] of the frames
     p_hand_drop: float = 0.15  # per hand: drop the whole hand for the sequence
     p_frame_drop: float = 0.1  # per hand and frame: drop the hand in that frame
+    # per hand and sequence: a drop rate drawn in [0, frame_drop_max] (instead of p_frame_drop)
+    # imitates a person whose hands the camera finds less often; 0 = off
+    frame_drop_max: float = 0.0
     noise: float = 0.003  # Gaussian noise (image units; x std for generic channels)
     # "another person, another camera" (all 0 = off; pose/hand layouts only):
     aspect: float = 0.0  # x stretched against y by a log-uniform factor in [e^-a, e^a]
@@ -294,6 +297,9 @@ def augment(
             continue
         if rng.random() < cfg.p_hand_drop:
             masks[name] = np.zeros(t, dtype=bool)
+        elif cfg.frame_drop_max > 0:
+            rate = rng.uniform(0, cfg.frame_drop_max)
+            masks[name] = masks[name] & (rng.random(t) >= rate)
         elif cfg.p_frame_drop > 0:
             masks[name] = masks[name] & (rng.random(t) >= cfg.p_frame_drop)
 
