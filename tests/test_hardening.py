@@ -7,10 +7,14 @@ kpnet bundle trained on synthetic keypoints; videos are synthetic cartoon people
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,3 +96,124 @@ def test_kill_9_on_extract_leaves_no_worker_or_resource_tracker_behind(tmp_path)
     for k in left:  # do not leave them running if the test fails
         os.kill(k, signal.SIGKILL)
     assert not left, f"processes still running 10 s after kill -9 of their parent: {left}"
+
+
+# -- a real server on a free port (raw sockets need one) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    pytest.importorskip("fastapi", reason="needs the serve extra")
+    from tests.test_serve import shared_bundle
+
+    return shared_bundle(tmp_path_factory)
+
+
+@pytest.fixture
+def video(tmp_path) -> Path:
+    return person_video(tmp_path / "wave.mp4")
+
+
+@contextlib.contextmanager
+def running_server(bundle: Path, **settings):
+    """uvicorn serving ``bundle`` in a thread; yields ``(host, port, app)``."""
+    import uvicorn
+
+    from motionscope.serve import ServeSettings, create_app
+
+    app = create_app(bundle, ServeSettings(**settings))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 30, "the server to start")
+        yield sock.getsockname()[:2], app
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def multipart(data: bytes, field: str = "video", boundary: str = "b0undary") -> tuple[bytes, str]:
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="a.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), boundary
+
+
+def slow_sender(addr, body: bytes, boundary: str, every_s: float, out: dict, key: str) -> None:
+    """Send a request whose body trickles in one byte every ``every_s``; record the status the
+    server answers (or ``None`` when it never answers before the body would be complete)."""
+    with socket.create_connection(addr, timeout=60) as s:
+        s.sendall(
+            (
+                f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+            ).encode()
+        )
+        started = time.monotonic()
+        for byte in body:
+            readable, _, _ = select.select([s], [], [], every_s)
+            if readable:
+                break
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                break
+        reply = s.recv(4096)
+        out[key] = (int(reply.split()[1]) if reply else None, time.monotonic() - started)
+
+
+# -- row 2: slow uploads do not hold queue places; they are cut off with 408 ---------------------
+
+
+def test_slow_senders_do_not_lock_out_other_uploads_and_get_408(bundle, video, tmp_path):
+    import httpx
+
+    body, boundary = multipart(video.read_bytes())
+    settings = dict(
+        workers=1, queue_size=0, upload_grace_s=1.0, min_upload_kbps=1.0, tmp_dir=tmp_path / "u"
+    )
+    with running_server(bundle, **settings) as (addr, app):
+        out: dict = {}
+        slow = [
+            threading.Thread(target=slow_sender, args=(addr, body, boundary, 0.2, out, f"s{i}"))
+            for i in range(3)
+        ]
+        for t in slow:
+            t.start()
+        wait_for(lambda: app.state.service.receiving.active == 3, 10, "the slow uploads")
+        url = f"http://{addr[0]}:{addr[1]}/v1/predict"
+        with open(video, "rb") as fh:  # while the slow ones trickle, a normal upload succeeds
+            r = httpx.post(url, files={"video": ("a.mp4", fh, "video/mp4")}, timeout=60)
+        assert r.status_code == 200, r.text
+        for t in slow:
+            t.join(30)
+        service = app.state.service
+        assert service.admission.active == 0 and service.receiving.active == 0
+    assert sorted(out) == ["s0", "s1", "s2"]
+    for status, seconds in out.values():
+        assert status == 408 and seconds < 10  # cut off after the 1 s grace, not at the timeout
+    assert list((tmp_path / "u").iterdir()) == []
+
+
+def test_upload_pace_checks_rate_after_the_grace_and_settings_validate():
+    from motionscope.errors import MotionscopeError
+    from motionscope.serve import ServeSettings
+    from motionscope.serve.limits import ApiError, UploadPace
+
+    pace = UploadPace(idle_s=5, min_kbps=10, grace_s=2)
+    pace.check(0, 1.9)  # within the grace: anything goes
+    pace.check(30 * 1024, 3.0)  # 10 kB/s
+    with pytest.raises(ApiError) as e:
+        pace.check(10 * 1024, 3.0)
+    assert e.value.status == 408 and "kB/s" in e.value.message
+    UploadPace(min_kbps=0).check(0, 1e6)  # 0 turns the rate check off
+    for bad in ({"max_receiving": 0}, {"upload_idle_s": 0}, {"min_upload_kbps": -1}):
+        with pytest.raises(MotionscopeError):
+            ServeSettings(**bad)
+    assert ServeSettings().upload_pace == UploadPace(15.0, 16.0, 5.0)
