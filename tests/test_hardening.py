@@ -8,6 +8,7 @@ kpnet bundle trained on synthetic keypoints; videos are synthetic cartoon people
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import signal
@@ -217,3 +218,126 @@ def test_upload_pace_checks_rate_after_the_grace_and_settings_validate():
         with pytest.raises(MotionscopeError):
             ServeSettings(**bad)
     assert ServeSettings().upload_pace == UploadPace(15.0, 16.0, 5.0)
+
+
+@pytest.fixture
+def make_client(bundle, tmp_path):
+    """``make_client(**settings)`` -> an entered TestClient on a fresh app."""
+    from fastapi.testclient import TestClient
+
+    from motionscope.serve import ServeSettings, create_app
+
+    made = []
+
+    def make(**kw):
+        kw.setdefault("tmp_dir", tmp_path / "uploads")
+        c = TestClient(create_app(bundle, ServeSettings(**kw)))
+        c.__enter__()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.__exit__(None, None, None)
+
+
+# -- row 10: upload folders of a killed server are swept at start-up ------------------------------
+
+
+def test_upload_folders_left_by_a_killed_server_are_swept_at_start_up(make_client, tmp_path):
+    base = tmp_path / "uploads"
+    base.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(dead.stdout)  # a process that has exited
+    old = time.time() - 3600
+
+    def folder(name: str, age: float | None = None) -> Path:
+        p = base / name
+        p.mkdir()
+        (p / "upload").write_bytes(b"x" * 1000)
+        if age is not None:
+            for q in (p / "upload", p):
+                os.utime(q, (age, age))
+        return p
+
+    killed = folder(f"motionscope-upload-{dead_pid}-abc")  # fresh, but its server is gone
+    legacy_old = folder("motionscope-upload-k3j2h1", old)  # older versions' name: by age
+    live = folder(f"motionscope-upload-{os.getppid()}-xyz")  # a running server's upload
+    legacy_new = folder("motionscope-upload-q9w8e7")
+    other = folder("not-motionscope", old)
+    other_file = base / "motionscope-upload-file"
+    other_file.write_bytes(b"keep")
+    os.utime(other_file, (old, old))
+    link = base / f"motionscope-upload-{dead_pid}-link"
+    link.symlink_to(other, target_is_directory=True)
+    make_client()
+    assert not killed.exists() and not legacy_old.exists()
+    for kept in (live, legacy_new, other, other_file, link, other / "upload"):
+        assert kept.exists() or kept.is_symlink(), kept
+
+
+# -- row 11: a file under another field than 'video' is the documented 400 -----------------------
+
+
+def test_a_big_file_or_long_field_under_the_wrong_name_is_400_not_413(make_client):
+    c = make_client()
+    big = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 300_000
+    for files in ({"file": ("a.mp4", big, "video/mp4")}, {"upload": (None, big)}):
+        r = c.post("/v1/predict", files=files)
+        assert r.status_code == 400, r.text
+        assert "field 'video'" in r.json()["error"]
+
+
+# -- row 12: hostile WebSocket text and non-ASCII API keys ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("[" * 100_000 + "]" * 100_000, 1008),  # far over the control-message size
+        ("[" * 2000 + "]" * 2000, 1007),  # small, but nested too deep for the JSON parser
+        ("not json", 1007),
+    ],
+    ids=["deep-100k", "deep-2k", "not-json"],
+)
+@pytest.mark.parametrize("keyed", [False, True], ids=["open", "keyed"])
+def test_hostile_live_text_is_closed_with_a_code_and_logged(make_client, caplog, text, code, keyed):
+    from starlette.websockets import WebSocketDisconnect
+
+    c = make_client(api_key="k" if keyed else None)
+    caplog.set_level("WARNING", logger="motionscope.serve")
+    with c.websocket_connect("/v1/live") as ws:
+        ws.send_text(text)  # the first message when keyed: where the key would be
+        assert ws.receive_json()["type"] == "error"
+        with pytest.raises(WebSocketDisconnect) as e:
+            ws.receive_json()
+    assert e.value.code == code
+    assert any(f"with {code}" in r.getMessage() for r in caplog.records), caplog.text
+    assert c.get("/health").json()["live_streams"] == 0
+
+
+def test_a_non_ascii_api_key_is_compared_as_utf8_bytes(bundle, make_client, tmp_path):
+    import httpx
+
+    key = "clé-ключ"
+    with running_server(bundle, api_key=key, tmp_dir=tmp_path / "u") as (addr, _):
+        url = f"http://{addr[0]}:{addr[1]}/v1/model"  # a real server: header bytes as sent
+        assert httpx.get(url, headers={"X-API-Key": key.encode("utf-8")}).status_code == 200
+        assert httpx.get(url, headers={"X-API-Key": b"wrong"}).status_code == 401
+    with running_server(bundle, api_key="clé", tmp_dir=tmp_path / "u") as (addr, _):
+        url = f"http://{addr[0]}:{addr[1]}/v1/model"
+        assert httpx.get(url, headers={"X-API-Key": "clé".encode()}).status_code == 200
+        assert httpx.get(url, headers={"X-API-Key": b"cl\xe9"}).status_code == 401  # Latin-1
+    c = make_client(api_key=key)
+    with c.websocket_connect("/v1/live", headers={"X-API-Key": key.encode("utf-8")}) as ws:
+        ws.send_bytes(b"not a jpeg")
+        assert "not a JPEG" in ws.receive_json()["error"]  # authenticated
+    with c.websocket_connect("/v1/live") as ws:  # the key as the first JSON message
+        ws.send_text(json.dumps({"api_key": key}))
+        ws.send_bytes(b"not a jpeg")
+        assert "not a JPEG" in ws.receive_json()["error"]
