@@ -341,3 +341,73 @@ def test_a_non_ascii_api_key_is_compared_as_utf8_bytes(bundle, make_client, tmp_
         ws.send_text(json.dumps({"api_key": key}))
         ws.send_bytes(b"not a jpeg")
         assert "not a JPEG" in ws.receive_json()["error"]
+
+
+# -- row 11: inputs of the wrong kind say what they are; top_k is range-checked -------------------
+
+
+@pytest.fixture(scope="module")
+def recognizer(bundle):
+    from motionscope.infer.loader import load_recognizer
+
+    rec = load_recognizer(bundle)
+    yield rec
+    rec.close()
+
+
+def _wrong_inputs(root: Path) -> dict[str, Path]:
+    import cv2
+    import numpy as np
+
+    root.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(root / "photo.png"), np.zeros((8, 8, 3), np.uint8))
+    (root / "notes.txt").write_text("hello\n")
+    (root / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    return {
+        "PNG image": root / "photo.png",
+        "text file": root / "notes.txt",
+        "binary file": root / "blob.bin",
+    }
+
+
+def test_wrong_input_kinds_are_named_with_what_is_accepted(recognizer, bundle, tmp_path):
+    from typer.testing import CliRunner
+
+    from motionscope.cli import app
+    from motionscope.errors import DataError
+
+    for what, path in _wrong_inputs(tmp_path).items():
+        with pytest.raises(DataError) as e:
+            recognizer.predict(path)
+        msg = str(e.value)
+        assert str(path) in msg and what in msg, msg
+        assert "pickled" not in msg and ".mp4" in msg and "frame images" in msg, msg
+        r = CliRunner().invoke(app, ["predict", str(bundle), str(path)])
+        assert r.exit_code == 2 and what in r.output and "pickled" not in r.output, r.output
+
+
+@pytest.mark.parametrize("k", [0, -3, 1.5, True])
+def test_top_k_out_of_range_is_refused_by_api_cli_and_server(
+    recognizer, bundle, make_client, tmp_path, k
+):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from motionscope.cli import app
+    from motionscope.errors import DataError
+
+    seq = np.zeros((8, recognizer.layout.width), np.float32)
+    for call in (
+        lambda: recognizer.predict(seq, top_k=k),
+        lambda: recognizer.predict_many([seq], top_k=k),
+        lambda: recognizer.prediction(np.full(len(recognizer.classes), 0.5), top_k=k),
+    ):
+        with pytest.raises(DataError, match="top_k must be a whole number >= 1"):
+            call()
+    if isinstance(k, int) and not isinstance(k, bool):
+        np.save(tmp := tmp_path / "seq.npy", seq)
+        r = CliRunner().invoke(app, ["predict", str(bundle), str(tmp), "--top-k", str(k)])
+        assert r.exit_code == 2 and "top_k must be" in r.output, r.output
+        c = make_client()
+        r = c.post(f"/v1/predict?top_k={k}", files={"video": ("a.mp4", b"x")})
+        assert r.status_code == 422 and "top_k" in r.text
