@@ -95,7 +95,7 @@ def _is_frame_folder(folder: Path) -> bool:
         return False
     try:
         return np.load(files[0], mmap_mode="r", allow_pickle=False).ndim == 1
-    except (ValueError, OSError):
+    except (ValueError, OSError, EOFError):  # an empty or damaged file: not frames
         return False
 
 

@@ -83,8 +83,8 @@ def _load_npy(path: Path) -> np.ndarray:
             f"cannot read {path}: it is {what}{hint}, not a NumPy .npy sequence; motionscope "
             f"reads {ACCEPTED_INPUTS}"
         ) from e
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path} holds {arr.dtype} values, expected numbers")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"{path} holds {arr.dtype} values, expected real numbers")
     return arr
 
 
