@@ -234,6 +234,10 @@ def arrays(draw):
 def dataset_tree(draw):
     """``{relative path: array | bytes | None (folder)}`` of a small dataset folder."""
     files: dict[tuple[str, ...], object] = {}
+    if draw(st.booleans()):  # a valid two-class dataset, then random additions
+        for cls in ("clap", "wave"):
+            for i in range(2):
+                files[(cls, f"s{i}.npy")] = np.full((5, 126), 0.5, np.float32)
     for cls in draw(st.lists(NAMES, min_size=0, max_size=3, unique_by=str.casefold)):
         for item in draw(st.lists(NAMES, min_size=0, max_size=3, unique_by=str.casefold)):
             kind = draw(st.sampled_from(["npy", "frames", "garbage", "folder", "pickle"]))

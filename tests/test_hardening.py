@@ -411,3 +411,54 @@ def test_top_k_out_of_range_is_refused_by_api_cli_and_server(
         c = make_client()
         r = c.post(f"/v1/predict?top_k={k}", files={"video": ("a.mp4", b"x")})
         assert r.status_code == 422 and "top_k" in r.text
+
+
+# -- what the fuzz pass (tests/test_fuzz.py) found, pinned -----------------------------------------
+
+
+def test_fuzz_findings_in_the_dataset_loaders_are_clean_errors(tmp_path):
+    import numpy as np
+
+    from motionscope.data.folders import natural_key
+    from motionscope.data.loaders import load_sequence
+    from motionscope.errors import DataError
+    from motionscope.video.decode import natural_key as video_natural_key
+
+    names = [Path(n) for n in ("²", "a10", "a2", "٣", "b", "1")]
+    for key in (natural_key, video_natural_key):  # "²".isdigit() but int("²") fails
+        assert [p.name for p in sorted(names, key=key)][:3] == ["1", "a2", "a10"]
+    with open(tmp_path / "two.npy", "wb") as fh:  # an .npz under a .npy name
+        np.savez(fh, a=np.zeros(3), b=np.ones(3))
+    np.save(tmp_path / "complex.npy", np.zeros((4, 126), np.complex64))
+    (tmp_path / "zip.npy").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    (tmp_path / "empty.npy").write_bytes(b"")
+    for name, what in [("two", "ZIP"), ("complex", "real ones"), ("zip", "ZIP"),
+                       ("empty", "empty file")]:  # fmt: skip
+        with pytest.raises(DataError, match=what):
+            load_sequence(tmp_path / f"{name}.npy")
+
+
+def test_fuzz_findings_in_the_bundle_loader_are_clean_errors(bundle, tmp_path):
+    import shutil
+    import struct
+
+    from motionscope.bundle import read_bundle
+    from motionscope.errors import BundleError
+
+    run = tmp_path / "run"
+    shutil.copytree(bundle, run)
+    config = json.loads((run / "config.json").read_text())
+    config["preprocessing"]["features"]["presence"] = None
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BundleError, match="presence"):
+        read_bundle(run)
+    shutil.copy(bundle / "config.json", run / "config.json")
+    raw = (run / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["data_offsets"] = [None, 8]
+    new = json.dumps(header).encode()
+    (run / "model.safetensors").write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n :])
+    with pytest.raises(BundleError, match="no valid offsets"):
+        read_bundle(run)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -70,7 +71,10 @@ log = logging.getLogger(__name__)
 def _load_npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
+        if not isinstance(arr, np.ndarray):  # an .npz archive
+            arr.close()
+            raise ValueError("it holds several arrays (.npz), not one")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         from motionscope.video.decode import ACCEPTED_INPUTS, describe_file
 
         what = describe_file(path)
@@ -84,7 +88,7 @@ def _load_npy(path: Path) -> np.ndarray:
             f"reads {ACCEPTED_INPUTS}"
         ) from e
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise DataError(f"{path} holds {arr.dtype} values, expected real numbers")
+        raise DataError(f"{path} holds {arr.dtype} values, expected numbers (real ones)")
     return arr
 
 

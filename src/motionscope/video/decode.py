@@ -62,7 +62,10 @@ class VideoInfo:
 
 
 def natural_key(path: Path) -> tuple:
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name))
+    # ASCII digits only: "²" or "٣" are digits to str.isdigit but not to int(); the split puts
+    # the numbers at odd places, so two keys always compare int with int and str with str
+    parts = re.split(r"([0-9]+)", path.name)
+    return tuple(int(t) if i % 2 else t.lower() for i, t in enumerate(parts))
 
 
 def frame_files(folder: Path | str) -> list[Path]:
