@@ -13,6 +13,17 @@ Starts `motionscope serve RUN` as its own process on a free 127.0.0.1 port, then
   the web app does), for ``--live-seconds``: frames/s answered, round-trip latency per frame,
   frames the server dropped; and stop-and-wait (1 in flight) for the bare round trip.
 Every address is loopback; every loop is bounded in count and time. Writes bench/results/serve.json.
+
+    .venv/bin/python bench/serve.py --run RUN --hostile-minutes 3 --only-hostile
+
+The hostile soak (``--hostile-minutes``, 0 = skip; default 3): for that long, good clients post
+the clip in a loop, slow clients trickle upload bodies at ~4 bytes/s (they must get 408, and
+must not lock the good ones out), hostile clients cycle through bad requests (garbage, wrong
+field, wrong type, huge Content-Length, truncated video, bad top_k, malformed multipart, hang-ups
+mid-upload, bad WebSocket text and frames); ``/health`` is polled every 0.25 s (max / p99
+latency, answers over 100 ms) and the server's RSS and open files are sampled every 5 s. Any
+5xx other than the deliberate 503 is counted as unintended (the goal is 0). Writes
+bench/results/serve-hostile.json.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from motionscope.atomic import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "results" / "serve.json"
+HOSTILE_OUT = REPO / "bench" / "results" / "serve-hostile.json"
 HOST = "127.0.0.1"  # loopback only
 
 
@@ -182,6 +194,37 @@ def _shown(path: Path) -> str:
         return path.name
 
 
+def main_phases(args, result: dict, proc, base: str, clip: bytes, jpegs: list[bytes]) -> None:
+    """The load levels, the request soak and the live socket runs (the original benchmark)."""
+    result["rss_mb_at_start"] = round(rss_mb(proc.pid), 1)
+    result["load"] = []
+    for n in (int(c) for c in args.clients.split(",")):
+        r = load_run(base, clip, n, args.requests or max(8, 2 * n), args.max_seconds)
+        r["p50_over_in_process"] = (
+            round(r["p50_s"] / result["in_process_predict_s"], 2) if r["p50_s"] else None
+        )
+        result["load"].append(r)
+        print(json.dumps(r), flush=True)
+    before = rss_mb(proc.pid)
+    soak = load_run(base, clip, 4, args.soak, args.max_seconds * 2)
+    after = rss_mb(proc.pid)
+    result["soak"] = {
+        **soak,
+        "rss_mb_before": round(before, 1),
+        "rss_mb_after": round(after, 1),
+        "rss_growth_mb": round(after - before, 1),
+    }
+    print(json.dumps(result["soak"]), flush=True)
+    result["live"] = [
+        live_run(base, jpegs, 2, args.live_seconds),
+        live_run(base, jpegs, 1, args.live_seconds),
+    ]
+    for r in result["live"]:
+        print(json.dumps(r), flush=True)
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as r:
+        result["health_after"] = json.load(r)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=REPO / "demo-out" / "run",
@@ -195,6 +238,10 @@ def main() -> int:
     ap.add_argument("--live-seconds", type=float, default=20.0)
     ap.add_argument("--max-seconds", type=float, default=1800.0, help="cap per load phase")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--hostile-minutes", type=float, default=3.0,
+                    help="length of the good + slow + hostile soak (0: skip it)")  # fmt: skip
+    ap.add_argument("--only-hostile", action="store_true", help="run only the hostile soak")
+    ap.add_argument("--hostile-out", type=Path, default=HOSTILE_OUT)
     args = ap.parse_args()
     if not (args.run / "model.safetensors").is_file():
         print(f"no bundle at {args.run}: run `make demo` or pass --run", file=sys.stderr)
@@ -214,17 +261,6 @@ def main() -> int:
     clip = clip_path.read_bytes()
     jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames]
 
-    rec = motionscope.load(args.run)
-    rec.predict(clip_path)  # graph start-up
-    inproc = []
-    for _ in range(3):
-        t = time.perf_counter()
-        rec.predict(clip_path)
-        inproc.append(time.perf_counter() - t)
-    rec.close()
-    print(f"in-process predict: median {statistics.median(inproc):.2f} s", flush=True)
-
-    proc, base = start_server(args.run, args.workers, args.queue, tmp / "server.log")
     result: dict = {
         "command": "python bench/serve.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -232,42 +268,39 @@ def main() -> int:
         "bundle": _shown(args.run),
         "server": {"workers": args.workers, "queue": args.queue, "host": HOST},
         "clip": {"seconds": 3, "size": "640x480", "fps": 15, "bytes": len(clip)},
-        "in_process_predict_s": round(statistics.median(inproc), 3),
     }
+    if not args.only_hostile:
+        rec = motionscope.load(args.run)
+        rec.predict(clip_path)  # graph start-up
+        inproc = []
+        for _ in range(3):
+            t = time.perf_counter()
+            rec.predict(clip_path)
+            inproc.append(time.perf_counter() - t)
+        rec.close()
+        print(f"in-process predict: median {statistics.median(inproc):.2f} s", flush=True)
+        result["in_process_predict_s"] = round(statistics.median(inproc), 3)
+
+    proc, base = start_server(args.run, args.workers, args.queue, tmp / "server.log")
     try:
-        result["rss_mb_at_start"] = round(rss_mb(proc.pid), 1)
-        result["load"] = []
-        for n in (int(c) for c in args.clients.split(",")):
-            r = load_run(base, clip, n, args.requests or max(8, 2 * n), args.max_seconds)
-            r["p50_over_in_process"] = (
-                round(r["p50_s"] / result["in_process_predict_s"], 2) if r["p50_s"] else None
-            )
-            result["load"].append(r)
-            print(json.dumps(r), flush=True)
-        before = rss_mb(proc.pid)
-        soak = load_run(base, clip, 4, args.soak, args.max_seconds * 2)
-        after = rss_mb(proc.pid)
-        result["soak"] = {
-            **soak,
-            "rss_mb_before": round(before, 1),
-            "rss_mb_after": round(after, 1),
-            "rss_growth_mb": round(after - before, 1),
-        }
-        print(json.dumps(result["soak"]), flush=True)
-        result["live"] = [
-            live_run(base, jpegs, 2, args.live_seconds),
-            live_run(base, jpegs, 1, args.live_seconds),
-        ]
-        for r in result["live"]:
-            print(json.dumps(r), flush=True)
-        with urllib.request.urlopen(f"{base}/health", timeout=10) as r:
-            result["health_after"] = json.load(r)
+        if not args.only_hostile:
+            main_phases(args, result, proc, base, clip, jpegs)
+        if args.hostile_minutes > 0:
+            from serve_hostile import hostile_soak
+
+            soak = hostile_soak(base, proc.pid, clip, args.hostile_minutes)
+            print(json.dumps({k: v for k, v in soak.items() if k != "samples"}), flush=True)
+            args.hostile_out.parent.mkdir(parents=True, exist_ok=True)
+            write_json(args.hostile_out, {**result, "hostile_soak": soak})
+            print(f"wrote {args.hostile_out}")
     finally:
         proc.terminate()
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+    if args.only_hostile:
+        return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
     print(f"wrote {args.out}")

@@ -287,6 +287,13 @@ def _check_preprocessing(f: _Fields, pre: dict, window: int) -> None:
         f.fail("window", f"({window}) differs from preprocessing.window ({p.get('window')})")
     layout = p.sub("layout")
     layout.str("name")
+    features = p.sub("features", required=False) if p.has("features") else None
+    if features is not None:
+        for flag in _FEATURE_FLAGS:
+            if flag in features.obj:
+                features.bool(flag)
+        if "vel_scale" in features.obj:
+            features.float("vel_scale", -1e6, 1e6)
     try:
         built = Preprocessor.from_dict(pre)
     except (MotionscopeError, KeyError, TypeError, ValueError) as e:
@@ -295,6 +302,18 @@ def _check_preprocessing(f: _Fields, pre: dict, window: int) -> None:
         layout.fail(
             "preprocessing.layout", f"is {built.layout.width} values wide (max {MAX_WIDTH})"
         )
+    try:  # a dry run on two empty frames: every feature setting is usable
+        import numpy as np
+
+        built.input_dim  # noqa: B018 - computing it is the check
+        built(np.zeros((2, built.layout.width), np.float32))
+    except (MotionscopeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        p.fail("preprocessing", f"is not a valid keypoint preprocessing ({e})")
+
+
+_FEATURE_FLAGS = (
+    "face", "use_z", "hand_shape", "hand_invariants", "presence", "velocity", "canonical"
+)  # fmt: skip
 
 
 def _check_sampling(f: _Fields, sampling: dict) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,10 @@ def check_name(path: Path, what: str) -> str:
 
 def natural_key(path: Path) -> tuple:
     """Sort key putting ``2.npy`` before ``10.npy``."""
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name))
+    # ASCII digits only: "²" or "٣" are digits to str.isdigit but not to int(); the split puts
+    # the numbers at odd places, so two keys always compare int with int and str with str
+    parts = re.split(r"([0-9]+)", path.name)
+    return tuple(int(t) if i % 2 else t.lower() for i, t in enumerate(parts))
 
 
 def _npy_files(folder: Path) -> list[Path]:
@@ -94,8 +98,8 @@ def _is_frame_folder(folder: Path) -> bool:
     if not files:
         return False
     try:
-        return np.load(files[0], mmap_mode="r", allow_pickle=False).ndim == 1
-    except (ValueError, OSError):
+        return np.ndim(np.load(files[0], mmap_mode="r", allow_pickle=False)) == 1
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):  # empty or damaged: not frames
         return False
 
 

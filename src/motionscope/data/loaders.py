@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -70,10 +71,24 @@ log = logging.getLogger(__name__)
 def _load_npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"cannot read {path}: {e}; is it a NumPy .npy file?") from e
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path} holds {arr.dtype} values, expected numbers")
+        if not isinstance(arr, np.ndarray):  # an .npz archive
+            arr.close()
+            raise ValueError("it holds several arrays (.npz), not one")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        from motionscope.video.decode import ACCEPTED_INPUTS, describe_file
+
+        what = describe_file(path)
+        if what == "a NumPy .npy file":  # damaged, or holding objects
+            raise DataError(f"cannot read {path}: {e}; write it again with numpy.save") from e
+        hint = " (one image is not a clip: put a clip's frames in a folder)" * what.endswith(
+            " image"
+        )
+        raise DataError(
+            f"cannot read {path}: it is {what}{hint}, not a NumPy .npy sequence; motionscope "
+            f"reads {ACCEPTED_INPUTS}"
+        ) from e
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"{path} holds {arr.dtype} values, expected numbers (real ones)")
     return arr
 
 

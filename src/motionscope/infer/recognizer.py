@@ -166,8 +166,7 @@ class Recognizer:
         return self.predict_many([item], top_k=top_k)[0]
 
     def predict_many(self, items: list, *, top_k: int = 3) -> list[Prediction]:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise DataError(f"top_k must be a whole number >= 1, got {top_k!r}")
+        check_top_k(top_k)
         t0 = time.perf_counter()
         self._timings = {}
         loaded = [self._as_sequence(i) for i in items]
@@ -193,7 +192,7 @@ class Recognizer:
         self, p: np.ndarray, top_k: int = 3, *, timings: dict | None = None, source: str = ""
     ) -> Prediction:
         """The :class:`Prediction` of one row of class probabilities."""
-        k = max(1, min(int(top_k), len(self.classes)))
+        k = min(check_top_k(top_k), len(self.classes))
         order = np.argsort(-p)[:k]
         unknown = bool(p[order[0]] < self.unknown_threshold)
         return Prediction(
@@ -309,6 +308,15 @@ class Recognizer:
             extractor=extractor,
             fps=fps,
         )
+
+
+def check_top_k(top_k) -> int:
+    """``top_k`` when it is a whole number >= 1 (more than the classes shows them all)."""
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise DataError(
+            f"top_k must be a whole number >= 1 (how many classes to show), got {top_k!r}"
+        )
+    return int(top_k)
 
 
 def path_of(item) -> Path | None:

@@ -28,6 +28,9 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -232,10 +235,43 @@ def _extract_one(extractor: HolisticExtractor, task: dict) -> dict:
 
 
 _WORKER_EXTRACTOR: HolisticExtractor | None = None
+PARENT_POLL_S = 0.5  # how often a worker checks that the batch process is still alive
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker(settings: dict) -> None:
+def _set_parent_death_signal() -> None:
+    """Linux: have the kernel send SIGKILL to this process when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl: the watchdog remains
+        pass
+
+
+def exit_with_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> threading.Thread:
+    """Make this (worker) process exit when the process ``parent_pid`` that started it dies,
+    even by ``kill -9``: the kernel's parent-death signal on Linux, and everywhere a daemon
+    thread that polls ``os.getppid()`` (a dead parent's children are re-parented) and leaves
+    with ``os._exit`` so no worker, and no resource tracker it keeps open, outlives the batch."""
+    _set_parent_death_signal()
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="motionscope-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _init_worker(settings: dict, parent_pid: int | None = None) -> None:
     global _WORKER_EXTRACTOR
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)  # first: before the (slow) MediaPipe start-up
     _WORKER_EXTRACTOR = HolisticExtractor(**settings).open()
 
 
@@ -279,7 +315,10 @@ def _run_inline(tasks, settings, on_done) -> None:
 def _run_pool(tasks, settings, workers: int, on_done) -> None:
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(settings, os.getpid()),
     )
     try:
         pending: dict[Future, int] = {pool.submit(_worker_run, t): i for i, t in enumerate(tasks)}

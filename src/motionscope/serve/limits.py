@@ -74,6 +74,34 @@ class Deadline:
             )
 
 
+@dataclass(frozen=True)
+class UploadPace:
+    """How slowly an upload body may arrive before it is cut off with 408: a pause between two
+    chunks longer than ``idle_s``, or, once ``grace_s`` have passed, an average rate below
+    ``min_kbps`` kB/s (0 turns the rate check off). The request's deadline still applies."""
+
+    idle_s: float = 15.0
+    min_kbps: float = 16.0
+    grace_s: float = 5.0
+
+    def check(self, received: int, elapsed: float) -> None:
+        if self.min_kbps <= 0 or elapsed <= self.grace_s:
+            return
+        kbps = received / 1024 / elapsed
+        if kbps < self.min_kbps:
+            raise ApiError(
+                408,
+                f"request timed out while receiving the upload: {kbps:.3g} kB/s after "
+                f"{elapsed:.3g} s is below the server's minimum of {self.min_kbps:g} kB/s",
+            )
+
+    def idle_error(self) -> ApiError:
+        return ApiError(
+            408,
+            f"request timed out while receiving the upload: no data for {self.idle_s:g} s",
+        )
+
+
 class Admission:
     """A counter of admitted requests (running + waiting) with a hard capacity.
 
@@ -98,13 +126,25 @@ class Admission:
             self.active = max(0, self.active - 1)
 
 
-def key_matches(given: str | None, expected: str | None) -> bool:
-    """Constant-time API key check; no key configured means every request passes."""
+def key_matches(given: str | bytes | None, expected: str | None) -> bool:
+    """Constant-time API key check on UTF-8 bytes; no key configured means every request passes.
+
+    ``given`` is the raw bytes the client sent, or an ``X-API-Key`` header value as Starlette
+    hands it over: ASGI servers pass header bytes on and Starlette decodes them as Latin-1, so
+    encoding back to Latin-1 gives the client's bytes, which must be the key's UTF-8 bytes (a
+    non-ASCII key works as clients send it, UTF-8). Text from elsewhere (a JSON message) must
+    be passed as ``text.encode("utf-8")``.
+    """
     if expected is None:
         return True
     if given is None:
         return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    if isinstance(given, str):
+        try:
+            given = given.encode("latin-1")
+        except UnicodeEncodeError:  # not a header value: text already
+            given = given.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(given, expected.encode("utf-8"))
 
 
 # -- content sniffing ---------------------------------------------------------------------------
@@ -201,6 +241,8 @@ class _Form:
         _, params = parse_options_header(disposition)
         name = params.get(b"name", b"").decode("utf-8", "replace")
         self._name = name
+        if name != VIDEO_FIELD and b"filename" in params:
+            self._fail(_wrong_field(name))
         if name == VIDEO_FIELD:
             if self.found_video:
                 self._fail(ApiError(400, "send exactly one 'video' file per request"))
@@ -220,7 +262,7 @@ class _Form:
         else:
             self._buf += chunk
             if len(self._buf) > MAX_FIELD_BYTES:
-                self._fail(ApiError(413, f"form field {self._name!r} is too long"))
+                self._fail(_wrong_field(self._name or "", long=True))
 
     def _part_end(self) -> None:
         if self._name == VIDEO_FIELD and self.fh is not None:
@@ -233,6 +275,18 @@ class _Form:
         if self.fh is not None:
             self.fh.close()
             self.fh = None
+
+
+def _wrong_field(name: str, long: bool = False) -> ApiError:
+    """400 for data sent under another field than ``video`` (the documented malformed form)."""
+    what = (
+        f"a form field {name!r} longer than {MAX_FIELD_BYTES} bytes"
+        if long
+        else (f"a file in the form field {name!r}")
+    )
+    return ApiError(
+        400, f"no file field named 'video': got {what}; send the video as the file field 'video'"
+    )
 
 
 def _too_large(max_bytes: int) -> ApiError:
@@ -265,29 +319,42 @@ def check_content_length(value: str | None, max_bytes: int) -> None:
         raise _too_large(max_bytes)
 
 
-async def receive_upload(request, folder: Path, *, max_bytes: int, deadline: Deadline) -> Upload:
+async def receive_upload(
+    request,
+    folder: Path,
+    *,
+    max_bytes: int,
+    deadline: Deadline,
+    pace: UploadPace | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Upload:
     """Stream a multipart request body, writing the ``video`` part to ``folder`` and refusing
-    it (413) as soon as it passes ``max_bytes``; 408 when the body arrives too slowly; 415 when
-    the bytes are not a video container; 400 when there is no ``video`` part."""
+    it (413) as soon as it passes ``max_bytes``; 408 when the body arrives too slowly (past the
+    deadline, or slower than ``pace``); 415 when the bytes are not a video container; 400 when
+    there is no ``video`` part."""
     boundary = check_content_type(request.headers.get("content-type"))
     check_content_length(request.headers.get("content-length"), max_bytes)
     target = folder / "upload"
     form = _Form(target, max_bytes)
     parser = MultipartParser(boundary, form.callbacks())
     total = 0
+    pace = pace or UploadPace()
+    started = clock()
     stream = request.stream().__aiter__()
     try:
         while True:
             deadline.check(408)
+            pace.check(total, clock() - started)
+            wait_s = max(0.001, min(deadline.remaining(), pace.idle_s))
             try:
-                chunk = await asyncio.wait_for(stream.__anext__(), max(0.001, deadline.remaining()))
+                chunk = await asyncio.wait_for(stream.__anext__(), wait_s)
             except StopAsyncIteration:
                 break
             except ClientDisconnect:
                 raise Cancelled() from None
             except asyncio.TimeoutError:
                 deadline.check(408)
-                continue
+                raise pace.idle_error() from None
             total += len(chunk)
             if total > max_bytes + FORM_OVERHEAD:
                 raise _too_large(max_bytes)

@@ -11,7 +11,9 @@ buffered window; text ``{"api_key": "..."}`` as the first message when the serve
 the client cannot send an ``X-API-Key`` header (browsers cannot).
 Server -> client: ``{"type": "prediction", ...}`` per processed frame, ``{"type": "error",
 "error": ...}`` for a frame it could not read; the socket is closed with 1008 for a wrong key
-and 1013 when too many live streams are open.
+or a text message longer than ``MAX_TEXT_BYTES``, 1007 for text that is not a JSON object (or is
+nested too deep to parse) and 1013 when too many live streams are open; every close for a bad
+message is logged with the client's address.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from motionscope.serve.limits import key_matches
 log = logging.getLogger("motionscope.serve")
 
 AUTH_TIMEOUT_S = 10.0
+MAX_TEXT_BYTES = 4096  # control messages are tiny JSON objects
 POINTS = {"pose": 4, "left_hand": 3, "right_hand": 3}
 
 
@@ -102,10 +105,52 @@ def decode_jpeg(data: bytes, max_side: int) -> np.ndarray | None:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+class ProtocolError(Exception):
+    """A message that breaks the protocol: the socket is closed with ``code``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def parse_control(text: str | None) -> dict:
+    """A text (control) message as a dict; :class:`ProtocolError` for one that is too long
+    (1008), not JSON or nested too deep to parse (1007), or not a JSON object (1007)."""
+    if not text:
+        return {}
+    if len(text) > MAX_TEXT_BYTES:  # characters >= bytes / 4: checked before encoding
+        raise ProtocolError(1008, f"text message longer than {MAX_TEXT_BYTES} bytes")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise ProtocolError(1008, f"text message longer than {MAX_TEXT_BYTES} bytes")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ProtocolError(1007, "text message nested too deep") from None
+    except ValueError:
+        raise ProtocolError(1007, "text message is not JSON") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(1007, "text messages must be JSON objects")
+    return value
+
+
+async def close_for(ws, error: ProtocolError) -> None:
+    """Log a protocol violation and close the socket with its code."""
+    client = getattr(ws, "client", None)
+    where = f"{client.host}:{client.port}" if client else "unknown client"
+    log.warning("live: closing %s with %d: %s", where, error.code, error.reason)
+    with contextlib.suppress(Exception):
+        await ws.send_json({"type": "error", "error": error.reason})
+    with contextlib.suppress(Exception):
+        await ws.close(code=error.code, reason=error.reason[:120])
+
+
 # -- the socket ---------------------------------------------------------------------------------
 
 
 async def _authenticate(ws, api_key: str | None) -> bool:
+    """Whether the client gave the key (header or first message); :class:`ProtocolError` for a
+    first message that breaks the protocol."""
     if api_key is None:
         return True
     header = ws.headers.get("x-api-key")
@@ -113,10 +158,12 @@ async def _authenticate(ws, api_key: str | None) -> bool:
         return key_matches(header, api_key)
     try:
         msg = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
-        given = json.loads(msg.get("text") or "{}").get("api_key")
-    except (asyncio.TimeoutError, ValueError, AttributeError):
+    except asyncio.TimeoutError:
         return False
-    return isinstance(given, str) and key_matches(given, api_key)
+    if msg.get("type") == "websocket.disconnect":
+        return False
+    given = parse_control(msg.get("text")).get("api_key")
+    return isinstance(given, str) and key_matches(given.encode("utf-8", "surrogatepass"), api_key)
 
 
 async def live_socket(ws, service) -> None:
@@ -129,7 +176,12 @@ async def live_socket(ws, service) -> None:
     """
     settings = service.settings
     await ws.accept()
-    if not await _authenticate(ws, settings.api_key):
+    try:
+        allowed = await _authenticate(ws, settings.api_key)
+    except ProtocolError as e:
+        await close_for(ws, e)
+        return
+    if not allowed:
         await ws.send_json({"type": "error", "error": "missing or wrong API key"})
         await ws.close(code=1008)
         return
@@ -173,10 +225,9 @@ async def _pump(ws, stream, service, runner: ThreadPoolExecutor) -> None:
                 return
             data = msg.get("bytes")
             if data is None:
-                with contextlib.suppress(ValueError, AttributeError):
-                    if json.loads(msg.get("text") or "{}").get("type") == "reset":
-                        state["reset"] = True
-                        wake.set()
+                if parse_control(msg.get("text")).get("type") == "reset":
+                    state["reset"] = True
+                    wake.set()
                 continue
             index = state["received"]
             state["received"] += 1
@@ -221,6 +272,9 @@ async def _pump(ws, stream, service, runner: ThreadPoolExecutor) -> None:
     finally:
         for task in (read, work):
             task.cancel()
+    if read in done and not read.cancelled() and isinstance(read.exception(), ProtocolError):
+        await close_for(ws, read.exception())
+        return
     if work in done and not work.cancelled() and work.exception() is not None:
         log.error("live stream failed", exc_info=work.exception())
         with contextlib.suppress(Exception):

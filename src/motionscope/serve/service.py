@@ -2,15 +2,18 @@
 
 Each worker thread owns one :class:`~motionscope.infer.Recognizer` and one MediaPipe graph
 (a graph is not shared between threads). ``workers + queue_size`` requests are admitted at once;
-the rest are refused with 503 and ``Retry-After`` before their body is read, so memory and disk
-stay bounded however many clients knock. Live WebSocket streams have their own smaller budget
-(``max_live``), each with its own streaming recognizer.
+the rest are refused with 503 and ``Retry-After``. A request takes its place only once its body
+has fully arrived (so slow senders cannot lock the queue); bodies are read by at most
+``max_receiving`` requests at once, each streamed to disk and cut off with 408 when it arrives
+too slowly, so memory and disk stay bounded however many clients knock. Live WebSocket streams
+have their own smaller budget (``max_live``), each with its own streaming recognizer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import shutil
 import tempfile
@@ -29,6 +32,7 @@ from motionscope.serve.settings import ServeSettings
 log = logging.getLogger("motionscope.serve")
 
 DISCONNECT_POLL_S = 1.0
+UPLOAD_PREFIX = "motionscope-upload-"  # <prefix><server pid>-<random>: one upload's folder
 
 
 def resolve_backend(run: Path, backend: str) -> str:
@@ -50,6 +54,60 @@ def load_recognizer(run: Path, settings: ServeSettings):
             raise
         log.warning("ONNX backend unavailable (%s); serving with PyTorch", e)
         return load_recognizer(run, backend="torch", threads=settings.threads)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or cannot tell: keep its folders
+    return True
+
+
+def _newest_mtime(folder: Path) -> float:
+    times = [folder.lstat().st_mtime]
+    with os.scandir(folder) as entries:
+        times += [e.stat(follow_symlinks=False).st_mtime for e in entries]
+    return max(times)
+
+
+def sweep_stale_uploads(
+    base: Path | str | None, *, stale_s: float, now: float | None = None
+) -> int:
+    """Remove upload folders a killed server left in ``base`` (default: the system temp dir).
+
+    Only this user's directories named ``motionscope-upload-<pid>-*`` are considered (never a
+    file, a symlink or anything else), and only when the server ``<pid>`` is gone or the folder
+    has not changed for ``stale_s`` seconds (a folder without a pid, from older versions: by age
+    alone). Returns how many were removed.
+    """
+    root = Path(base) if base is not None else Path(tempfile.gettempdir())
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(UPLOAD_PREFIX):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if hasattr(os, "getuid") and entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            pid_part = entry.name[len(UPLOAD_PREFIX) :].split("-", 1)[0]
+            pid = int(pid_part) if pid_part.isdigit() else None
+            dead_owner = pid is not None and pid != os.getpid() and not _pid_alive(pid)
+            old = now - _newest_mtime(Path(entry.path)) > stale_s
+        except OSError:
+            continue
+        if dead_owner or old:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += not os.path.lexists(entry.path)
+    return removed
 
 
 def backend_name(rec) -> str:
@@ -85,6 +143,7 @@ class InferenceService:
             self._idle.put(w)
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="motionscope-infer")
         self.admission = Admission(settings.capacity)
+        self.receiving = Admission(settings.max_receiving)  # bodies being read (no place yet)
         self.live = Admission(settings.max_live)
         self.running = 0
         self.served = 0
@@ -93,20 +152,25 @@ class InferenceService:
         self._lock = threading.Lock()
         self._mean_s: float | None = None
         self._closed = False
+        swept = sweep_stale_uploads(settings.tmp_dir, stale_s=2 * settings.request_timeout_s)
+        if swept:
+            log.warning("removed %d upload folder(s) left by a server that was killed", swept)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def deadline(self) -> Deadline:
         return Deadline(self.settings.request_timeout_s, self.clock)
 
-    def busy_error(self) -> ApiError:
+    def busy_error(self, receiving: bool = False) -> ApiError:
         s = self.settings
         wait = retry_after(self._mean_s, self.admission.active, s.workers, s.retry_after_s)
+        what = (
+            f"{self.receiving.active} uploads arriving (limit {s.max_receiving})"
+            if receiving
+            else f"{self.admission.active} requests running or queued (limit {s.capacity})"
+        )
         return ApiError(
-            503,
-            f"server busy: {self.admission.active} requests running or queued (limit "
-            f"{s.capacity}); retry in {wait} s",
-            headers={"Retry-After": str(wait)},
+            503, f"server busy: {what}; retry in {wait} s", headers={"Retry-After": str(wait)}
         )
 
     def status(self) -> dict:
@@ -125,7 +189,7 @@ class InferenceService:
         base = self.settings.tmp_dir
         if base is not None:
             Path(base).mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix="motionscope-upload-", dir=base))
+        return Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-", dir=base))
 
     # -- running work --------------------------------------------------------------------------
 
@@ -150,17 +214,35 @@ class InferenceService:
         return self.executor.submit(job)
 
     async def predict_upload(self, request, *, top_k: int, want_segments: bool) -> dict:
-        """Admit, receive, analyse and clean up one uploaded video; raises :class:`ApiError`."""
+        """Receive, admit, analyse and clean up one uploaded video; raises :class:`ApiError`.
+
+        A full queue is refused at once (before the body is read); otherwise the body is read
+        first, within the ``max_receiving`` budget, and the queue place taken only after it has
+        arrived (503 when the queue filled up meanwhile)."""
         deadline = self.deadline()
-        if not self.admission.try_enter():
+        if self.admission.active >= self.settings.capacity:
             raise self.busy_error()
+        if not self.receiving.try_enter():
+            raise self.busy_error(receiving=True)
         folder: Path | None = None
         future: Future | None = None
+        admitted = False
         try:
-            folder = self.new_upload_dir()
-            upload = await receive_upload(
-                request, folder, max_bytes=self.settings.max_upload_bytes, deadline=deadline
-            )
+            try:
+                folder = self.new_upload_dir()
+                upload = await receive_upload(
+                    request,
+                    folder,
+                    max_bytes=self.settings.max_upload_bytes,
+                    deadline=deadline,
+                    pace=self.settings.upload_pace,
+                    clock=self.clock,
+                )
+            finally:
+                self.receiving.leave()
+            if not self.admission.try_enter():
+                raise self.busy_error()
+            admitted = True
             future = self.submit(
                 lambda w: analyse_video(
                     w,
@@ -178,7 +260,7 @@ class InferenceService:
             out["backend"] = self.backend
             return out
         finally:
-            self._finish(deadline, folder, future)
+            self._finish(deadline, folder, future, admitted)
 
     async def _wait(self, request, future: Future, deadline: Deadline):
         """The worker's result; a client that hangs up meanwhile is noticed within a second and
@@ -191,14 +273,22 @@ class InferenceService:
             if await request.is_disconnected():
                 deadline.cancelled = True
 
-    def _finish(self, deadline: Deadline, folder: Path | None, future: Future | None) -> None:
-        """Free the request's place and remove its files, once the worker is done with them
-        (at once when it never started; later when the client left while it was working)."""
+    def _finish(
+        self,
+        deadline: Deadline,
+        folder: Path | None,
+        future: Future | None,
+        admitted: bool = True,
+    ) -> None:
+        """Free the request's place (when it had one) and remove its files, once the worker is
+        done with them (at once when it never started; later when the client left while it was
+        working)."""
 
         def cleanup(_=None) -> None:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
-            self.admission.leave()
+            if admitted:
+                self.admission.leave()
 
         if future is None or future.done() or future.cancel():
             cleanup()

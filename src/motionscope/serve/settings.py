@@ -7,6 +7,7 @@ from pathlib import Path
 
 from motionscope.errors import MotionscopeError
 from motionscope.infer.backend import BACKENDS as RUN_BACKENDS
+from motionscope.serve.limits import UploadPace
 
 BACKENDS = ("auto", *RUN_BACKENDS)
 
@@ -31,6 +32,13 @@ class ServeSettings:
     max_seconds: float = 60.0
     max_side: int = 4096  # pixels: larger frames are refused (413)
     request_timeout_s: float = 120.0
+    # uploads: a place in the analysis queue is taken only once the body has arrived; until then
+    # at most ``max_receiving`` bodies are read at once, and a sender that pauses longer than
+    # ``upload_idle_s`` or averages less than ``min_upload_kbps`` after ``upload_grace_s`` is 408
+    max_receiving: int = 16
+    upload_idle_s: float = 15.0
+    min_upload_kbps: float = 16.0
+    upload_grace_s: float = 5.0
     retry_after_s: int = 2
     api_key: str | None = None
     cors_origins: list[str] = field(default_factory=list)
@@ -47,6 +55,10 @@ class ServeSettings:
             (self.max_upload_mb > 0, f"max upload must be > 0 MB, got {self.max_upload_mb}"),
             (self.max_seconds > 0, f"max seconds must be > 0, got {self.max_seconds}"),
             (self.request_timeout_s > 0, f"timeout must be > 0 s, got {self.request_timeout_s}"),
+            (self.max_receiving >= 1, f"max_receiving must be >= 1, got {self.max_receiving}"),
+            (self.upload_idle_s > 0, f"upload idle time must be > 0 s, got {self.upload_idle_s}"),
+            (self.min_upload_kbps >= 0, f"min upload kB/s must be >= 0: {self.min_upload_kbps}"),
+            (self.upload_grace_s >= 0, f"upload grace must be >= 0 s, got {self.upload_grace_s}"),
             (self.max_live >= 1, f"max_live must be >= 1, got {self.max_live}"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"),
             (0 < self.port < 65536, f"port must be 1..65535, got {self.port}"),
@@ -60,6 +72,10 @@ class ServeSettings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def upload_pace(self) -> UploadPace:
+        return UploadPace(self.upload_idle_s, self.min_upload_kbps, self.upload_grace_s)
 
     @property
     def capacity(self) -> int:

@@ -62,7 +62,10 @@ class VideoInfo:
 
 
 def natural_key(path: Path) -> tuple:
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name))
+    # ASCII digits only: "²" or "٣" are digits to str.isdigit but not to int(); the split puts
+    # the numbers at odd places, so two keys always compare int with int and str with str
+    parts = re.split(r"([0-9]+)", path.name)
+    return tuple(int(t) if i % 2 else t.lower() for i, t in enumerate(parts))
 
 
 def frame_files(folder: Path | str) -> list[Path]:
@@ -87,6 +90,51 @@ def is_frame_folder(path: Path | str) -> bool:
 def is_video_file(path: Path | str) -> bool:
     path = Path(path)
     return path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".")
+
+
+ACCEPTED_INPUTS = (
+    f"videos ({', '.join(VIDEO_SUFFIXES)}), (T, D) .npy keypoint sequences, folders of "
+    f"per-frame .npy files and folders of frame images ({', '.join(IMAGE_SUFFIXES)})"
+)
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or .npz / Office file)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ", "an xz archive"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+    (b"\x80", "a Python pickle"),
+)
+
+
+def describe_file(path: Path | str) -> str:
+    """What a file looks like from its first bytes (``"a PNG image"``, ``"a text file"``, ...),
+    for error messages about inputs motionscope cannot read."""
+    path = Path(path)
+    if path.is_dir():
+        return "a folder"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as e:
+        return f"a file that cannot be opened ({e.strerror or e})"
+    if not head:
+        return "an empty file"
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head[4:8] == b"ftyp" or head.startswith((b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS")):
+        return "a media container (a video with a suffix motionscope does not know?)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return "a binary file of an unknown format"
+    return "a text file"
 
 
 def _check_every(every: int) -> int:
