@@ -222,3 +222,29 @@ def test_person_knobs_off_give_the_old_augmentation():
     a = augment(x, POSE_HANDS, AugmentConfig(enabled=True), np.random.default_rng(5))
     b = augment(x, POSE_HANDS, AugmentConfig(enabled=True, aspect=0.0), np.random.default_rng(5))
     np.testing.assert_array_equal(a, b)
+
+
+def test_frame_drop_max_draws_a_detection_rate_per_sequence():
+    """A person whose hands the camera finds less often: each sequence loses a different share
+    of its hand frames (0 to frame_drop_max), and frames lost stay exactly zero."""
+    x = _seq(POSE_HANDS, t=200, missing=False)
+    cfg = AugmentConfig(
+        enabled=True,
+        p_mirror=0.0,
+        p_hand_drop=0.0,
+        frame_drop_max=0.8,
+        speed=1.0,
+        warp=0.0,
+        crop_min=1.0,
+    )
+    rates = []
+    for seed in range(12):
+        a = augment(x, POSE_HANDS, cfg, np.random.default_rng(seed))
+        rates.append(_missing(a, POSE_HANDS)["right_hand"].mean())
+        assert not _missing(a, POSE_HANDS)["pose"].any()
+    rates = np.array(rates)
+    assert rates.max() <= 0.9 and rates.max() - rates.min() > 0.3  # varies per sequence
+    off = AugmentConfig(**{**cfg.__dict__, "frame_drop_max": 0.0, "p_frame_drop": 0.0})
+    assert not _missing(augment(x, POSE_HANDS, off, np.random.default_rng(0)), POSE_HANDS)[
+        "right_hand"
+    ].any()
