@@ -162,6 +162,7 @@ def test_predict_endpoints_agree_with_the_python_api(client, bundle, videos):
     seed = post_video(client, videos["person"], "/predict")
     assert seed.status_code == 200, seed.text
     assert seed.json()["success"] is True
+    assert set(seed.json()) == {"success", "prediction"}  # the seed contract, nothing added
     prediction = seed.json()["prediction"]
     assert set(prediction) == {"action", "confidence"}
     assert prediction["confidence"] == round(prediction["confidence"], 2)  # percent, 2 decimals
@@ -185,7 +186,10 @@ def test_no_person_is_an_explicit_200_result(client, videos):
     assert "no person detected" in body["message"]
     r = post_video(client, videos["empty"], "/predict")
     assert r.status_code == 200
-    assert r.json()["prediction"] == {"action": "no person detected", "confidence": 0.0}
+    assert r.json() == {
+        "success": True,
+        "prediction": {"action": "no person detected", "confidence": 0.0},
+    }
 
 
 # -- model, health, docs, web app -----------------------------------------------------------------

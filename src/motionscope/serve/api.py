@@ -141,11 +141,7 @@ def build_router() -> APIRouter:
             action, percent = "no person detected", 0.0
         else:
             action, percent = r["label"], round(100.0 * r["confidence"], 2)
-        return {
-            "success": True,
-            "prediction": {"action": action, "confidence": percent},
-            "person_detected": r["person_detected"],
-        }
+        return {"success": True, "prediction": {"action": action, "confidence": percent}}
 
     @router.post(
         "/v1/predict",

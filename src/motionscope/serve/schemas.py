@@ -18,7 +18,6 @@ class SeedPrediction(BaseModel):
 class SeedResponse(BaseModel):
     success: bool = True
     prediction: SeedPrediction
-    person_detected: bool = True
 
 
 class Scored(BaseModel):

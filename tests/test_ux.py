@@ -1,0 +1,212 @@
+"""Issue 13, the first hour of a new user: what the command line and the reports show."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import motionscope
+from motionscope.cli import app
+from motionscope.errors import MotionscopeError
+from motionscope.evaluate.plots import read_epoch_log
+
+runner = CliRunner()
+
+# -- item 5: the training curve ---------------------------------------------------------------
+
+LIGHTNING_CSV = """epoch,step,train_acc,train_loss,val_acc,val_loss
+0,0,,,0.5,0.9
+0,0,0.4,1.1,,
+1,1,,,0.75,0.6
+1,1,0.7,0.8,,
+"""
+
+
+def test_epoch_log_keeps_the_train_series(tmp_path):
+    csv = tmp_path / "metrics.csv"
+    csv.write_text(LIGHTNING_CSV)
+    series = read_epoch_log(csv)
+    assert series["train_loss"] == [(0, 1.1), (1, 0.8)]
+    assert series["train_acc"] == [(0, 0.4), (1, 0.7)]
+    assert series["val_loss"] == [(0, 0.9), (1, 0.6)]
+
+
+def test_epoch_log_reads_step_and_epoch_keys(tmp_path):
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("epoch,step,train_loss_step,train_loss_epoch\n0,3,2.0,\n0,3,,1.5\n")
+    assert read_epoch_log(csv) == {"train_loss": [(0, 1.5)]}
+
+
+def test_a_trained_bundle_logs_train_and_val_curves(tmp_path):
+    from motionscope.train import fit
+    from tests.helpers import train_kpnet_bundle
+
+    seen = {}
+    real = fit.plot_curves
+
+    def spy(series, out, title):
+        seen.update(series)
+        return real(series, out, title)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(fit, "plot_curves", spy)
+    try:
+        run = train_kpnet_bundle(tmp_path, classes=2, per_class=6, frames=6, seed=0, epochs=2)
+    finally:
+        mp.undo()
+    assert len(seen.get("train_loss", [])) == 2 and len(seen.get("val_loss", [])) == 2
+    assert (run / "report" / "curves.png").is_file()
+
+
+# -- item 7: smaller things -------------------------------------------------------------------
+
+
+def test_version():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"motionscope {motionscope.__version__}"
+
+
+@pytest.mark.parametrize("cmd", [["predict"], ["train"], ["demo"], ["serve"], ["live"]])
+def test_help_tags_no_flag_with_bool(cmd):
+    r = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "140"})
+    assert r.exit_code == 0, r.output
+    assert "<bool>" not in r.output
+    assert "--help" in r.output
+    assert "<int>" in r.output or "<path>" in r.output or "<str>" in r.output  # values keep types
+
+
+def test_demo_help_shows_every_default_and_no_stray_dot():
+    r = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    for flag, default in (("--per-class", "10 videos, or 40 sequences"),
+                          ("--heldout-per-class", "3 videos, or 10 sequences"),
+                          ("--workers", "one per core"),
+                          ("--epochs", "100, or 60 for --keypoints")):  # fmt: skip
+        line = next(ln for ln in r.output.splitlines() if f"{flag} " in ln)
+        assert f"[default: ({default})]" in line, line
+    assert " ." not in r.output
+
+
+def test_synth_keypoints_and_videos_pick_the_same_default_classes():
+    from motionscope.data.synth import ACTIONS
+    from motionscope.video.synth import VIDEO_ACTIONS
+
+    default = 5  # both commands' --classes default
+    for n in range(1, 9):
+        assert ACTIONS[:n] == VIDEO_ACTIONS[:n], n
+    for cmd in ("keypoints", "videos"):
+        r = runner.invoke(app, ["synth", cmd, "--help"], env={"COLUMNS": "200"})
+        assert f"[default: {default}]" in next(
+            ln for ln in r.output.splitlines() if "--classes" in ln
+        )
+
+
+def test_readme_describes_kpnet_as_the_models_command_does():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("- `kpnet`"))
+    assert "TCN" in line and "recurrent" not in line
+    r = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
+    assert "TCN" in next(ln for ln in r.output.splitlines() if "kpnet" in ln)
+
+
+def test_serve_on_a_busy_port_is_one_clear_error_before_loading(tmp_path):
+    from motionscope.cli.serve import check_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(MotionscopeError, match=f"port {port} .*already in use.*--port"):
+            check_port("127.0.0.1", port)
+        # the command stops there: no bundle is loaded (this one does not even exist)
+        r = runner.invoke(app, ["serve", str(tmp_path / "nope"), "--port", str(port)])
+    assert r.exit_code == 2
+    assert "already in use" in r.output and "--port" in r.output
+    assert "serving" not in r.output and "not a bundle" not in r.output
+    check_port("127.0.0.1", port)  # free again
+
+
+def test_third_party_warnings_stay_off_the_terminal():
+    code = (
+        "import logging, warnings, os\n"
+        "import motionscope.cli\n"
+        "assert os.environ['OPENCV_LOG_LEVEL'] == 'ERROR'\n"
+        "logging.basicConfig()\n"
+        "logging.getLogger('ray._private.authentication.authentication_token_setup')"
+        ".warning('Token authentication is enabled for this Ray cluster.')\n"
+        "warnings.warn('Experiment logs directory /tmp/x exists and is not empty. Previous log "
+        "files in this directory will be deleted when the new ones are saved!')\n"
+        "import cv2\n"
+        "cv2.VideoCapture(97)\n"
+    )
+    r = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "Token authentication" not in r.stderr
+    assert "Experiment logs directory" not in r.stderr
+    assert "WARN" not in r.stderr, r.stderr
+
+
+def test_kfold_progress_bars_name_the_fold():
+    from motionscope.train.fit import _ProgressBar
+
+    bar = _ProgressBar(label="fold 2/5")
+    bar._trainer = type("T", (), {"max_epochs": 10})()
+    assert bar._get_train_description(3).startswith("fold 2/5: Epoch 3/9")
+
+
+class _Trainer:
+    sanity_checking = False
+
+    def __init__(self):
+        self.callback_metrics: dict = {}
+        self.should_stop = False
+        self.current_epoch = 0
+
+
+def _epochs(cb, values) -> int | None:
+    import torch
+
+    t = _Trainer()
+    for epoch, (acc, loss) in enumerate(values):
+        t.current_epoch = epoch
+        t.callback_metrics = {"val_acc": torch.tensor(acc), "val_loss": torch.tensor(loss)}
+        cb.on_validation_epoch_end(t, None)
+        if t.should_stop:
+            return epoch
+    return None
+
+
+def test_training_stops_when_validation_has_been_perfect():
+    from motionscope.train.stopping import PerfectValidation
+
+    # perfect from epoch 2, loss creeping down by 1 % an epoch: stop after the patience
+    creeping = [(0.5, 1.0), (0.8, 0.5)] + [(1.0, 0.1 * 0.99**i) for i in range(50)]
+    assert _epochs(PerfectValidation(patience=5), creeping) == 2 + 5
+    # perfect but the loss still falling fast: go on
+    falling = [(1.0, 0.5 * 0.7**i) for i in range(30)]
+    assert _epochs(PerfectValidation(patience=5), falling) is None
+    # not perfect: never stopped by this rule
+    assert _epochs(PerfectValidation(patience=5), [(0.9, 0.1)] * 30) is None
+    # a slip resets the count
+    slip = [(1.0, 0.1)] * 4 + [(0.9, 0.1)] + [(1.0, 0.1)] * 5
+    assert _epochs(PerfectValidation(patience=5), slip) is None
+
+
+def test_fit_loop_stops_early_on_perfect_validation(tmp_path):
+    """Two trivially separable classes: validation is perfect within a few epochs, and the
+    run ends long before its 200-epoch budget."""
+    from motionscope.data.loaders import load_keypoint_dataset
+    from motionscope.data.synth import write_synthetic_keypoints
+    from motionscope.train import TrainConfig, train
+
+    write_synthetic_keypoints(tmp_path / "d", classes=2, per_class=12, frames=8, seed=0)
+    ds = load_keypoint_dataset(tmp_path / "d", progress=False)
+    cfg = TrainConfig(model="kpnet", epochs=200, progress=False, threads=1)
+    result = train(ds, tmp_path / "run", cfg)
+    assert result.metrics["epochs"] < 60, result.metrics["epochs"]
