@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import motionscope
@@ -210,3 +211,128 @@ def test_fit_loop_stops_early_on_perfect_validation(tmp_path):
     cfg = TrainConfig(model="kpnet", epochs=200, progress=False, threads=1)
     result = train(ds, tmp_path / "run", cfg)
     assert result.metrics["epochs"] < 60, result.metrics["epochs"]
+
+
+# -- item 1: batch predict keeps every result -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kp_bundle(tmp_path_factory) -> Path:
+    from tests.helpers import train_kpnet_bundle
+
+    root = tmp_path_factory.mktemp("ux-bundle")
+    return train_kpnet_bundle(root, classes=3, per_class=8, frames=8, seed=2, epochs=2)
+
+
+def _json_lines(output: str) -> list[dict]:
+    import json
+
+    return [json.loads(ln) for ln in output.splitlines() if ln.startswith("{")]
+
+
+def _inputs(kp_bundle: Path, tmp_path: Path) -> list[str]:
+    import numpy as np
+
+    data = kp_bundle.parent / "data"
+    good = sorted(data.glob("*/*.npy"))[:2]
+    bad = tmp_path / "broken.npy"
+    bad.write_bytes(b"not a numpy file")
+    wrong = tmp_path / "wrong_width.npy"
+    np.save(wrong, np.zeros((8, 7), dtype=np.float32))
+    return [str(good[0]), str(bad), str(good[1]), str(wrong)]
+
+
+def test_batch_predict_gives_every_input_a_result_and_exit_1(kp_bundle, tmp_path):
+    inputs = _inputs(kp_bundle, tmp_path)
+    r = runner.invoke(app, ["predict", str(kp_bundle), *inputs, "--json"])
+    assert r.exit_code == 1, r.output
+    rows = _json_lines(r.stdout)
+    assert [row["input"] for row in rows] == inputs
+    assert [row["ok"] for row in rows] == [True, False, True, False]
+    assert rows[0]["label"] and "best_label" in rows[0] and "error" not in rows[0]
+    assert "broken.npy" in rows[1]["error"] and "wrong_width.npy" in rows[3]["error"]
+
+    r = runner.invoke(app, ["predict", str(kp_bundle), *inputs, "--json", "--fail-fast"])
+    assert r.exit_code == 1
+    assert [row["ok"] for row in _json_lines(r.stdout)] == [True, False]
+
+    r = runner.invoke(app, ["predict", str(kp_bundle), inputs[0], inputs[2], "--json"])
+    assert r.exit_code == 0 and len(_json_lines(r.stdout)) == 2
+
+
+def test_batch_predict_table_streams_rows_and_errors(kp_bundle, tmp_path):
+    inputs = _inputs(kp_bundle, tmp_path)
+    r = runner.invoke(app, ["predict", str(kp_bundle), *inputs], env={"COLUMNS": "300"})
+    assert r.exit_code == 1
+    for path in inputs:
+        assert path in r.output  # full paths: rows never look alike
+    assert "4 inputs: 2 predicted, 2 failed" in r.output
+
+
+def test_predict_streams_json_lines_as_each_input_finishes(kp_bundle, tmp_path, monkeypatch):
+    """Each line is written before the next input is even loaded."""
+    from motionscope.cli import predict as predict_cli
+
+    inputs = _inputs(kp_bundle, tmp_path)
+    written: list[str] = []
+    started: list[int] = []
+    real = predict_cli.predict_one
+
+    def spy(rec, path, top_k, progress):
+        started.append(len(written))
+        return real(rec, path, top_k, progress)
+
+    monkeypatch.setattr(predict_cli, "predict_one", spy)
+    monkeypatch.setattr(predict_cli.sys.stdout, "write", lambda s: written.append(s) or len(s))
+    with pytest.raises(typer.Exit):
+        predict_cli.predict_cmd(kp_bundle, [Path(p) for p in inputs], as_json=True)
+    assert started == [0, 1, 2, 3]
+    assert len(written) == 4
+
+
+def test_predict_on_a_folder_of_videos_predicts_each_video(kp_bundle, tmp_path):
+    from tests.test_serve import empty_video, person_video
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    person_video(folder / "a_wave.mp4")
+    empty_video(folder / "b_empty.mp4")
+    r = runner.invoke(app, ["predict", str(kp_bundle), str(folder), "--json"])
+    rows = _json_lines(r.stdout)
+    assert [Path(row["input"]).name for row in rows] == ["a_wave.mp4", "b_empty.mp4"]
+    assert rows[0]["ok"] is True
+    assert rows[1]["ok"] is False and "no person detected" in rows[1]["error"]
+    assert r.exit_code == 1
+    assert "remove the folder" not in r.output and "delete" not in r.output
+
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "notes.txt").write_text("x")
+    r = runner.invoke(app, ["predict", str(kp_bundle), str(tmp_path / "nothing"), "--json"])
+    (row,) = _json_lines(r.stdout)
+    assert "pass video files" in row["error"] and "remove the folder" not in row["error"]
+
+
+def test_predict_shows_a_frame_bar_for_videos(kp_bundle, tmp_path, monkeypatch):
+    from motionscope import progress as prog
+    from motionscope.cli import predict as predict_cli
+    from tests.test_serve import person_video
+
+    video = person_video(tmp_path / "wave.mp4", frames=12)
+    totals, advanced = [], []
+    real_bar = prog.video_bar
+
+    def spy_bar(description, **kw):
+        bar = real_bar(description, **kw)
+        add, update = bar.add_task, bar.update
+        bar.add_task = lambda *a, **k: totals.append(k["total"]) or add(*a, **k)
+        bar.update = lambda t, **k: advanced.append(k.get("advance", 0)) or update(t, **k)
+        return bar
+
+    monkeypatch.setattr(prog, "video_bar", spy_bar)
+    rec = motionscope.load(kp_bundle)
+    try:
+        o = predict_cli.predict_one(rec, video, 3, True)
+    finally:
+        rec.close()
+    assert o.ok, o.error
+    assert totals == [12] and sum(advanced) == 12
