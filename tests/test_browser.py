@@ -327,3 +327,28 @@ def test_docs_and_redoc_render_with_no_request_leaving_the_machine(server, brows
         assert outside == []
     finally:
         ctx.close()
+
+
+def test_upload_shows_determinate_analysis_progress(server, browser, tmp_path):
+    clip = render_clip("clap", sample_rng(6, 0, 0), (320, 240), 90, fps=15)
+    video = tmp_path / "clap.mp4"
+    write_video(video, clip, 15)
+    ctx, page, errors = open_page(browser, server["url"])
+    try:
+        page.evaluate(
+            """() => { window.seen = [];
+            new MutationObserver(() => window.seen.push([
+              document.getElementById('progress-text').textContent,
+              document.getElementById('progress').getAttribute('value')]))
+            .observe(document.getElementById('progress-text'),
+                     {childList: true, characterData: true, subtree: true}); }"""
+        )
+        page.set_input_files("#file", str(video))
+        expect(page.locator("#result-label")).not_to_be_empty(timeout=TIMEOUT_MS)
+        seen = page.evaluate("window.seen")
+        analysing = [(t, v) for t, v in seen if t.startswith("Analysing frame ") and " of " in t]
+        assert analysing, seen
+        assert any(v is not None and 0 < float(v) <= 100 for _, v in analysing), analysing
+        assert errors == []
+    finally:
+        ctx.close()

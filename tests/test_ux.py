@@ -336,3 +336,38 @@ def test_predict_shows_a_frame_bar_for_videos(kp_bundle, tmp_path, monkeypatch):
         rec.close()
     assert o.ok, o.error
     assert totals == [12] and sum(advanced) == 12
+
+
+# -- item 6: "unknown" names the best class ---------------------------------------------------
+
+
+def test_prediction_text_names_the_best_class_when_unknown():
+    from motionscope.infer.prediction import Prediction
+
+    p = Prediction("unknown", 0.67, [("clap", 0.67), ("wave", 0.2)], unknown=True)
+    assert p.text == "unknown (best: clap 67%)"
+    assert p.to_dict()["best_label"] == "clap" and p.to_dict()["label"] == "unknown"
+    sure = Prediction("wave", 0.92, [("wave", 0.92)])
+    assert sure.text == "wave 92%" and sure.to_dict()["best_label"] == "wave"
+
+
+def test_overlay_says_unknown_with_the_best_class(monkeypatch):
+    import cv2
+    import numpy as np
+
+    from motionscope.video import overlay
+
+    texts: list[str] = []
+    real = cv2.putText
+    monkeypatch.setattr(cv2, "putText", lambda img, text, *a, **k: texts.append(text) or real(
+        img, text, *a, **k))  # fmt: skip
+    frame = np.zeros((240, 320, 3), dtype=np.uint8)
+    top = [("clap", 0.67), ("wave", 0.2)]
+    overlay.draw_predictions(
+        frame, label="unknown", confidence=0.67, top_k=top, classes=["clap", "wave"]
+    )
+    assert "unknown (best: clap 67%)" in texts
+    texts.clear()
+    overlay.draw_predictions(frame, label="clap", confidence=0.9, top_k=[("clap", 0.9)],
+                             classes=["clap", "wave"])  # fmt: skip
+    assert "clap 90%" in texts

@@ -64,6 +64,7 @@ def create_app(
     )
     app.state.service = service
     app.state.model_info = model_info(service)
+    app.state.progress = {}  # /v1/predict?progress_id=...: frames done, while it runs
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

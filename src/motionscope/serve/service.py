@@ -149,7 +149,9 @@ class InferenceService:
 
         return self.executor.submit(job)
 
-    async def predict_upload(self, request, *, top_k: int, want_segments: bool) -> dict:
+    async def predict_upload(
+        self, request, *, top_k: int, want_segments: bool, progress=None
+    ) -> dict:
         """Admit, receive, analyse and clean up one uploaded video; raises :class:`ApiError`."""
         deadline = self.deadline()
         if not self.admission.try_enter():
@@ -169,6 +171,7 @@ class InferenceService:
                     want_segments=want_segments,
                     settings=self.settings,
                     deadline=deadline,
+                    progress=progress,
                 )
             )
             result, queue_ms = await self._wait(request, future, deadline)
