@@ -371,3 +371,102 @@ def test_overlay_says_unknown_with_the_best_class(monkeypatch):
     overlay.draw_predictions(frame, label="clap", confidence=0.9, top_k=[("clap", 0.9)],
                              classes=["clap", "wave"])  # fmt: skip
     assert "clap 90%" in texts
+
+
+# -- item 2: tiny or lopsided data ------------------------------------------------------------
+
+
+def _synth(root: Path, counts: dict[str, int], frames: int = 6) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for label, n in counts.items():
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            offset = list(counts).index(label)
+            seq = rng.normal(size=(frames, 126)) + offset
+            np.save(root / label / f"{i}.npy", seq.astype("f4"))
+    return root
+
+
+def test_size_check_refuses_a_class_of_one_unless_forced():
+    import numpy as np
+
+    from motionscope.data.sizecheck import DataSizeWarning, check_data_size
+
+    labels = np.array([0] * 12 + [1])
+    with pytest.raises(MotionscopeError, match=r"class b \(1\) has fewer than 2.*--force"):
+        check_data_size(labels, ["a", "b"])
+    with pytest.warns(DataSizeWarning, match="fewer than 2"):
+        check_data_size(labels, ["a", "b"], force=True)
+    parts = {"train": np.arange(10), "validation": np.array([], dtype=int), "test": np.arange(2)}
+    with pytest.raises(MotionscopeError, match="validation split is empty"):
+        check_data_size(np.array([0] * 12), ["a"], parts, force=True)
+
+
+def test_size_check_warns_with_numbers_about_few_lopsided_and_thin_splits():
+    import numpy as np
+
+    from motionscope.data.sizecheck import DataSizeWarning, check_data_size
+
+    labels = np.array([0] * 30 + [1] * 4 + [2] * 7)
+    val, test = np.array([30, 31, 0]), np.array([34, 35, 1, 2])
+    train = np.setdiff1d(np.arange(len(labels)), np.concatenate([val, test]))
+    parts = {"train": train, "validation": val, "test": test}
+    with pytest.warns(DataSizeWarning) as got:
+        notes = check_data_size(labels, ["a", "b", "c"], parts)
+    text = " | ".join(str(w.message) for w in got)
+    assert notes and "b (4), c (7)" in text and "under 10" in text
+    assert "lopsided" in text and "against 30" in text
+    assert "validation split has 0-1 sequences of class a (1), c (0)" in text
+    assert "test split has 0-1 sequences of class b (0)" in text
+    with warnings_as_errors():
+        assert check_data_size(np.array([0] * 20 + [1] * 20), ["a", "b"]) == []
+
+
+def warnings_as_errors():
+    import warnings
+
+    class _Ctx:
+        def __enter__(self):
+            self.c = warnings.catch_warnings()
+            self.c.__enter__()
+            warnings.simplefilter("error")
+
+        def __exit__(self, *exc):
+            self.c.__exit__(*exc)
+
+    return _Ctx()
+
+
+def test_train_cli_warns_before_training_and_refuses_junk(tmp_path):
+    data = _synth(tmp_path / "d", {"a": 2, "b": 2})
+    r = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+                            "--no-progress", "--threads", "1"])  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert "error:" in r.output and "has none of class" in r.output and "--force" in r.output
+    r = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+                            "--no-progress", "--threads", "1", "--force"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "warning:" in r.output and "has none of class" in r.output
+    data = _synth(tmp_path / "e", {"big": 24, "small": 5})
+    r = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run2"), "--epochs", "1",
+                            "--no-progress", "--threads", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "warning:" in r.output and "small (5)" in r.output and "lopsided" in r.output
+    assert r.output.index("warning:") < r.output.index("held-out test")
+
+
+def test_evaluate_on_the_training_data_warns_not_held_out(kp_bundle, tmp_path):
+    data = kp_bundle.parent / "data"
+    r = runner.invoke(app, ["evaluate", str(kp_bundle), str(data), "--no-progress"],
+                      env={"COLUMNS": "300"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "not held-out" in r.output and "metrics.json" in r.output
+    other = tmp_path / "other"
+    import shutil
+
+    shutil.copytree(data, other)
+    r = runner.invoke(app, ["evaluate", str(kp_bundle), str(other), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "not held-out" not in r.output

@@ -30,6 +30,7 @@ from motionscope.bundle import (
 )
 from motionscope.data.dataset import KeypointDataset
 from motionscope.data.fps import dataset_fps
+from motionscope.data.sizecheck import check_data_size
 from motionscope.data.splits import SplitSpec, cv_folds, split_dataset, validation_split
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics, summarize_folds
@@ -270,6 +271,8 @@ def holdout_split(
         ds, spec, test_fraction=cfg.test_fraction, seed=cfg.seed, test_groups=cfg.test_groups
     )
     train_idx, val_idx = validation_split(ds, train_idx, spec, cfg.val_fraction, cfg.seed)
+    parts = {"train": train_idx, "validation": val_idx, "test": test_idx}
+    check_data_size(ds.labels, ds.classes, parts, force=cfg.force)
     if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
         raise DataError(
             f"not enough sequences to split {len(ds)} into train/val/test "
