@@ -470,3 +470,64 @@ def test_evaluate_on_the_training_data_warns_not_held_out(kp_bundle, tmp_path):
     r = runner.invoke(app, ["evaluate", str(kp_bundle), str(other), "--no-progress"])
     assert r.exit_code == 0, r.output
     assert "not held-out" not in r.output
+
+
+# -- item 3: progress for long work -----------------------------------------------------------
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    """Every bar made through motionscope.progress: its totals and how far it got."""
+    from motionscope import progress as prog
+
+    made: list[dict] = []
+    real = prog.progress_bar
+
+    def spy(*a, **kw):
+        bar = real(*a, **kw)
+        rec = {"total": None, "done": 0}
+        made.append(rec)
+        add, update = bar.add_task, bar.update
+
+        def add_task(*aa, **kk):
+            rec["total"] = kk.get("total")
+            return add(*aa, **kk)
+
+        def upd(task, **kk):
+            if "total" in kk:
+                rec["total"] = kk["total"]
+            rec["done"] = kk.get("completed", rec["done"] + kk.get("advance", 0))
+            return update(task, **kk)
+
+        bar.add_task, bar.update = add_task, upd
+        return bar
+
+    monkeypatch.setattr(prog, "progress_bar", spy)
+    return made
+
+
+def test_synth_videos_shows_a_bar_per_video(tmp_path, bars):
+    r = runner.invoke(app, ["synth", "videos", str(tmp_path / "v"), "--classes", "2",
+                            "--per-class", "2", "--size", "64x64", "--seconds", "0.2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert bars == [{"total": 4, "done": 4}]
+
+
+def test_segment_shows_mediapipe_progress_by_frames(kp_bundle, tmp_path, bars):
+    from tests.test_serve import person_video
+
+    video = person_video(tmp_path / "long.mp4", frames=30)
+    r = runner.invoke(app, ["segment", str(kp_bundle), str(video)])
+    assert r.exit_code == 0, r.output
+    assert bars == [{"total": 30, "done": 30}]
+
+
+def test_headless_live_counts_frames_processed(kp_bundle, tmp_path, bars):
+    from tests.test_serve import person_video
+
+    video = person_video(tmp_path / "clip.mp4", frames=14)
+    r = runner.invoke(app, ["live", str(kp_bundle), "--source", str(video), "--no-display",
+                            "--output", str(tmp_path / "a.mp4"),
+                            "--log", str(tmp_path / "p.jsonl")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert bars == [{"total": 14, "done": 14}]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +24,7 @@ from motionscope.cli.common import (
     err_console,
     load_recognizer,
     or_exit,
+    video_frames_bar,
 )
 from motionscope.errors import MotionscopeError
 
@@ -106,32 +105,10 @@ def predict_one(rec, path: Path, top_k: int, progress: bool) -> Outcome:
     if hint:
         return Outcome(str(path), error=hint)
     try:
-        with _video_bar(rec, path, progress):
+        with video_frames_bar(rec, path, progress):
             return Outcome(str(path), rec.predict(path, top_k=top_k))
     except MotionscopeError as e:
         return Outcome(str(path), error=str(e))
-
-
-@contextmanager
-def _video_bar(rec, path: Path, enabled: bool) -> Iterator[None]:
-    """A transient ``frames done/total`` bar with an ETA over one video while MediaPipe runs
-    (keypoint models; on stderr, so ``--json`` output stays clean)."""
-    from motionscope.progress import on_frames, video_bar
-    from motionscope.video.decode import is_video_file, probe
-
-    total = None
-    if enabled and getattr(rec, "uses_pose", False) and is_video_file(path):
-        try:
-            total = probe(path).frames or None
-        except MotionscopeError:
-            total = None  # the prediction reports the error
-    if not total:
-        yield
-        return
-    with video_bar(path.name, console=err_console) as bar:
-        task = bar.add_task(path.name, total=total)
-        with on_frames(lambda n: bar.update(task, advance=n)):
-            yield
 
 
 def print_outcome(o: Outcome, as_json: bool) -> None:
