@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -294,6 +295,60 @@ def test_upload_and_model_tab_work_for_an_rgb_bundle(rgb_server, browser, media)
         expect(page.locator("#model-input")).to_contain_text("frames")
         expect(page.locator("#model-input")).to_contain_text("sampling")
         expect(page.locator("#model-classes li")).to_have_count(len(classes))
+        assert errors == []
+    finally:
+        ctx.close()
+
+
+def test_docs_and_redoc_render_with_no_request_leaving_the_machine(server, browser):
+    """Swagger UI and ReDoc come from the server itself (fastapi-offline's files): any request
+    to another host is recorded and refused, and the pages still render."""
+    ctx = browser.new_context()
+    outside: list[str] = []
+
+    def guard(route):
+        host = urllib.parse.urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", guard)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server['url']}/docs")
+        expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".swagger-ui")).to_contain_text("/v1/predict")
+        page.goto(f"{server['url']}/redoc")
+        expect(page.locator("redoc, .redoc-wrap").first).to_contain_text(
+            "/v1/predict", timeout=30_000
+        )
+        assert outside == []
+    finally:
+        ctx.close()
+
+
+def test_upload_shows_determinate_analysis_progress(server, browser, tmp_path):
+    clip = render_clip("clap", sample_rng(6, 0, 0), (320, 240), 90, fps=15)
+    video = tmp_path / "clap.mp4"
+    write_video(video, clip, 15)
+    ctx, page, errors = open_page(browser, server["url"])
+    try:
+        page.evaluate(
+            """() => { window.seen = [];
+            new MutationObserver(() => window.seen.push([
+              document.getElementById('progress-text').textContent,
+              document.getElementById('progress').getAttribute('value')]))
+            .observe(document.getElementById('progress-text'),
+                     {childList: true, characterData: true, subtree: true}); }"""
+        )
+        page.set_input_files("#file", str(video))
+        expect(page.locator("#result-label")).not_to_be_empty(timeout=TIMEOUT_MS)
+        seen = page.evaluate("window.seen")
+        analysing = [(t, v) for t, v in seen if t.startswith("Analysing frame ") and " of " in t]
+        assert analysing, seen
+        assert any(v is not None and 0 < float(v) <= 100 for _, v in analysing), analysing
         assert errors == []
     finally:
         ctx.close()

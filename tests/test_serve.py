@@ -162,6 +162,7 @@ def test_predict_endpoints_agree_with_the_python_api(client, bundle, videos):
     seed = post_video(client, videos["person"], "/predict")
     assert seed.status_code == 200, seed.text
     assert seed.json()["success"] is True
+    assert set(seed.json()) == {"success", "prediction"}  # the seed contract, nothing added
     prediction = seed.json()["prediction"]
     assert set(prediction) == {"action", "confidence"}
     assert prediction["confidence"] == round(prediction["confidence"], 2)  # percent, 2 decimals
@@ -185,7 +186,10 @@ def test_no_person_is_an_explicit_200_result(client, videos):
     assert "no person detected" in body["message"]
     r = post_video(client, videos["empty"], "/predict")
     assert r.status_code == 200
-    assert r.json()["prediction"] == {"action": "no person detected", "confidence": 0.0}
+    assert r.json() == {
+        "success": True,
+        "prediction": {"action": "no person detected", "confidence": 0.0},
+    }
 
 
 # -- model, health, docs, web app -----------------------------------------------------------------
@@ -727,3 +731,49 @@ def test_frames_larger_than_the_header_says_are_refused_on_every_frame(
     finally:
         worker.close()
     assert e.value.status == 413 and "800x600" in str(e.value)
+
+
+# -- issue 13: best label beside "unknown", analysis progress ------------------------------------
+
+
+def test_v1_predict_names_the_best_class_and_the_seed_route_does_not(client, videos):
+    body = post_video(client, videos["person"]).json()
+    assert body["best_label"] == body["top_k"][0]["label"]
+    assert "best_label" not in post_video(client, videos["person"], "/predict").json()
+    assert post_video(client, videos["empty"]).json()["best_label"] is None
+
+
+def test_analysis_progress_counts_frames_and_is_gone_after(client, videos, monkeypatch):
+    from motionscope.serve import analyse
+
+    seen: list[tuple[int, int | None]] = []
+    real = analyse.analyse_video
+
+    def spy(*a, progress=None, **kw):
+        def report(done, total):
+            seen.append((done, total))
+            progress(done, total)
+            job = client.app.state.progress["abcdef12"]
+            assert job == {"frames": done, "total": total}
+
+        return real(*a, progress=report, **kw)
+
+    monkeypatch.setattr("motionscope.serve.service.analyse_video", spy)
+    r = post_video(client, videos["person"], params={"progress_id": "abcdef12"})
+    assert r.status_code == 200, r.text
+    assert seen == [(i, FRAMES) for i in range(1, FRAMES + 1)]
+    assert_error(client.get("/v1/progress/abcdef12"), 404, "no video is being analysed")
+    assert client.app.state.progress == {}
+    assert_error(post_video(client, videos["person"], params={"progress_id": "x/../y"}), 422)
+
+
+def test_progress_route_reports_a_fraction(client):
+    client.app.state.progress["0123456789"] = {"frames": 3, "total": 12}
+    try:
+        assert client.get("/v1/progress/0123456789").json() == {
+            "frames": 3,
+            "total": 12,
+            "fraction": 0.25,
+        }
+    finally:
+        client.app.state.progress.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from rich.progress import (
@@ -93,3 +94,30 @@ class RateBar:
             self.progress.stop()
         if self._file is not None:
             self._file.close()
+
+
+# -- frames of one long job (a video through MediaPipe), for the command line's bars ----------
+
+_frame_listeners: list = []
+
+
+@contextmanager
+def on_frames(callback) -> Iterator[None]:
+    """Call ``callback(n)`` each time :func:`frames_done` reports ``n`` more decoded frames
+    while the block runs (the command line's per-video bars; the server counts its own)."""
+    _frame_listeners.append(callback)
+    try:
+        yield
+    finally:
+        _frame_listeners.remove(callback)
+
+
+def frames_done(n: int = 1) -> None:
+    """Report ``n`` more frames decoded (MediaPipe extraction calls this per frame)."""
+    for callback in list(_frame_listeners):
+        callback(n)
+
+
+def video_bar(description: str, *, console: Console | None = None, enabled: bool = True):
+    """A bar counting a video's frames (``frames done/total``, elapsed, ETA)."""
+    return progress_bar(description, columns=("frames",), console=console, enabled=enabled)

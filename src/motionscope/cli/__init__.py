@@ -7,7 +7,9 @@ Each command only parses its options, calls the stage's Python API and prints th
 from __future__ import annotations
 
 import typer
+from typer.core import TyperOption
 
+import motionscope
 from motionscope.cli import (
     audit,
     demo,
@@ -23,6 +25,19 @@ from motionscope.cli import (
     synth,
     train,
 )
+from motionscope.cli.quiet import quiet_third_party
+
+quiet_third_party()
+
+_value_type = TyperOption.display_type_rich
+
+
+def _flag_type(self: TyperOption, ctx) -> str | None:
+    """A flag takes no value: no ``<bool>`` beside it in ``--help`` (options keep ``<int>``...)."""
+    return None if self.is_flag else _value_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="motionscope",
@@ -32,6 +47,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 synth_app = typer.Typer(help="Generate synthetic data (for demos and tests).", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"motionscope {motionscope.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Human action recognition from keypoints and video: train, evaluate, predict."""
+
+
 app.add_typer(synth_app, name="synth")
 
 app.command("models")(models.models_cmd)

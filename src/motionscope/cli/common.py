@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -56,6 +57,28 @@ def print_written(*pairs: tuple[str, Path | str | None]) -> None:
     for what, path in pairs:
         if path:
             console.print(f"wrote {what}: {path}")
+
+
+@contextmanager
+def video_frames_bar(rec, path: Path, enabled: bool) -> Iterator[None]:
+    """A transient ``frames done/total`` bar with an ETA over one video while MediaPipe runs
+    (keypoint models; on stderr, so ``--json`` output stays clean)."""
+    from motionscope.progress import on_frames, video_bar
+    from motionscope.video.decode import is_video_file, probe
+
+    total = None
+    if enabled and getattr(rec, "uses_pose", False) and is_video_file(path):
+        try:
+            total = probe(path).frames or None
+        except MotionscopeError:
+            total = None  # the prediction reports the error
+    if not total:
+        yield
+        return
+    with video_bar(path.name, console=err_console) as bar:
+        task = bar.add_task(path.name, total=total)
+        with on_frames(lambda n: bar.update(task, advance=n)):
+            yield
 
 
 def load_recognizer(run_dir: Path, unknown_threshold: float | None, backend: str):

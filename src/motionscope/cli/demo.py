@@ -28,17 +28,19 @@ Model = Annotated[
 Classes = Annotated[int, typer.Option(help="Synthetic action classes.")]
 PerClass = Annotated[
     int | None,
-    typer.Option(help="Training clips per class [default: 10 videos, or 40 sequences]."),
+    typer.Option(help="Training clips per class.", show_default="10 videos, or 40 sequences"),
 ]
 HeldoutPerClass = Annotated[
     int | None,
-    typer.Option(help="Held-out clips per class [default: 3 videos, or 10 sequences]."),
+    typer.Option(help="Held-out clips per class.", show_default="3 videos, or 10 sequences"),
 ]
 Seconds = Annotated[float, typer.Option(help="Video clip length in seconds.")]
 Size = Annotated[str, typer.Option(help="Video frame size WIDTHxHEIGHT.")]
-Workers = Annotated[int | None, typer.Option(help="Extraction processes [default: one per core].")]
+Workers = Annotated[
+    int | None, typer.Option(help="Extraction processes.", show_default="one per core")
+]
 Epochs = Annotated[
-    int | None, typer.Option(help="Training epochs [default: 100, or 60 for --keypoints].")
+    int | None, typer.Option(help="Training epochs.", show_default="100, or 60 for --keypoints")
 ]
 Seed = Annotated[int, typer.Option(help="Random seed.")]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ from motionscope.cli.common import (
     SOURCE_HELP,
     STOPS,
     Backend,
+    Progress,
     Run,
     UnknownThreshold,
     console,
@@ -19,6 +22,7 @@ from motionscope.cli.common import (
     or_exit,
     print_written,
 )
+from motionscope.errors import MotionscopeError
 
 SourceOpt = Annotated[str, typer.Option(help=SOURCE_HELP)]
 Output = Annotated[
@@ -61,6 +65,7 @@ def live_cmd(
     max_frames: MaxFrames = None,
     unknown_threshold: UnknownThreshold = None,
     backend: Backend = "torch",
+    progress: Progress = True,
 ) -> None:
     """Recognise actions live from a camera, a stream or a video file.
 
@@ -83,7 +88,10 @@ def live_cmd(
     def go():
         rec = load_recognizer(run, unknown_threshold, backend)
         try:
-            return run_live(rec, cfg)
+            if show or not progress:
+                return run_live(rec, cfg)
+            with headless_bar(source, max_frames) as advance:
+                return run_live(rec, cfg, on_update=lambda _u: advance())
         finally:
             rec.close()
 
@@ -97,3 +105,23 @@ def live_cmd(
         highlight=False,
     )
     print_written(("annotated video", s.output), ("predictions log", s.log))
+
+
+@contextmanager
+def headless_bar(source: str, max_frames: int | None) -> Iterator:
+    """Frames processed (of the file's frames or --max-frames, with an ETA, when known) while
+    running headless; yields the function that counts one frame."""
+    from motionscope.progress import progress_bar
+    from motionscope.video.decode import is_video_file, probe
+
+    total = max_frames
+    if is_video_file(source) and Path(source).is_file():
+        try:
+            frames = probe(source).frames
+        except MotionscopeError:
+            frames = None  # run_live reports it
+        if frames:
+            total = min(frames, max_frames) if max_frames else frames
+    with progress_bar("live", columns=("frames",), console=err_console) as bar:
+        task = bar.add_task("live", total=total)
+        yield lambda: bar.update(task, advance=1)

@@ -1,26 +1,127 @@
-"""``motionscope predict``: the action of each input clip."""
+"""``motionscope predict``: the action of each input clip, one result per input as it finishes.
+
+Every input gets a result (its label, or its own error); ``--json`` prints one JSON line per
+input (``{"input", "ok", ...}``); the exit status is 1 when any input failed. A folder of videos
+stands for the videos inside it.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from motionscope.cli.common import Backend, Run, UnknownThreshold, console, load_recognizer, or_exit
+from motionscope.cli.common import (
+    Backend,
+    Progress,
+    Run,
+    UnknownThreshold,
+    console,
+    err_console,
+    load_recognizer,
+    or_exit,
+    video_frames_bar,
+)
+from motionscope.errors import MotionscopeError
 
 Inputs = Annotated[
     list[Path],
     typer.Argument(
-        help="Clips: (T, D) .npy files, folders of per-frame .npy files, videos or folders "
-        "of frame images."
+        help="Clips: (T, D) .npy files, folders of per-frame .npy files, videos, folders "
+        "of frame images, or folders of videos (each video inside is predicted)."
     ),
 ]
 TopK = Annotated[int, typer.Option(help="How many classes to show per input.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines.")]
+AsJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help='One JSON line per input as it finishes: {"input", "ok": true, "label", ...} '
+        'or {"input", "ok": false, "error"}.',
+    ),
+]
+FailFast = Annotated[
+    bool,
+    typer.Option(
+        "--fail-fast", help="Stop at the first input that fails (default: go on with the rest)."
+    ),
+]
+
+
+@dataclass
+class Outcome:
+    input: str
+    prediction: object | None = None  # a motionscope Prediction
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        if self.prediction is None:
+            return {"input": self.input, "ok": False, "error": self.error}
+        return {"input": self.input, "ok": True, **self.prediction.to_dict()}
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Inputs as the recognizer takes them: a folder holding videos (and no frame images or
+    per-frame ``.npy`` files) becomes the videos inside it, in natural order."""
+    from motionscope.video.decode import is_frame_folder, is_video_file, natural_key
+
+    out: list[Path] = []
+    for path in inputs:
+        if path.is_dir() and not is_frame_folder(path) and not any(path.glob("*.npy")):
+            videos = sorted((p for p in path.iterdir() if is_video_file(p)), key=natural_key)
+            if videos:
+                out.extend(videos)
+                continue
+        out.append(path)
+    return out
+
+
+def folder_hint(path: Path) -> str | None:
+    """The error of a folder that holds nothing ``predict`` can read (None otherwise)."""
+    if path.is_dir() and not any(path.iterdir()):
+        return f"{path} is an empty folder: pass video files, frame folders or .npy sequences"
+    if path.is_dir() and not any(path.glob("*.npy")):
+        from motionscope.video.decode import is_frame_folder
+
+        if not is_frame_folder(path):
+            return (
+                f"{path} holds no videos, frame images or per-frame .npy files: pass video "
+                "files (or a folder of them), a folder of frame images, or (T, D) .npy files"
+            )
+    return None
+
+
+def predict_one(rec, path: Path, top_k: int, progress: bool) -> Outcome:
+    """One input's outcome; a video shows a bar of its frames while MediaPipe runs."""
+    hint = folder_hint(path)
+    if hint:
+        return Outcome(str(path), error=hint)
+    try:
+        with video_frames_bar(rec, path, progress):
+            return Outcome(str(path), rec.predict(path, top_k=top_k))
+    except MotionscopeError as e:
+        return Outcome(str(path), error=str(e))
+
+
+def print_outcome(o: Outcome, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(o.to_dict()) + "\n")
+        sys.stdout.flush()
+        return
+    if not o.ok:
+        err_console.print(f"[bold red]error:[/] {o.input}: {o.error}", highlight=False)
+        return
+    p = o.prediction
+    others = ", ".join(f"{lab} {c:.2f}" for lab, c in p.top_k)
+    console.print(f"{o.input}: [bold]{p.text}[/]  (top: {others})", highlight=False)
 
 
 def predict_cmd(
@@ -28,31 +129,41 @@ def predict_cmd(
     inputs: Inputs,
     top_k: TopK = 3,
     as_json: AsJson = False,
+    fail_fast: FailFast = False,
     unknown_threshold: UnknownThreshold = None,
     backend: Backend = "torch",
+    progress: Progress = True,
 ) -> None:
-    """Predict the action of each input sequence ("unknown" when the model is unsure)."""
+    """Predict the action of each input ("unknown (best: clap 67%)" when the model is unsure).
 
-    def go():
-        rec = load_recognizer(run, unknown_threshold, backend)
-        try:
-            return rec.predict_many(list(inputs), top_k=top_k)
-        finally:
-            rec.close()
+    Results print as each input finishes; an input that fails gets its error and the others go
+    on (--fail-fast stops at the first). Exit status: 0 when every input was predicted, 1 when
+    any failed, 2 when the bundle cannot be loaded."""
+    rec = or_exit(lambda: load_recognizer(run, unknown_threshold, backend))
+    if top_k < 1:
+        rec.close()
+        or_exit(lambda: _bad_top_k(top_k))
+    paths = expand_inputs(list(inputs))
+    failed = done = 0
+    try:
+        for path in paths:
+            o = predict_one(rec, path, top_k, progress)
+            done += 1
+            failed += not o.ok
+            print_outcome(o, as_json)
+            if fail_fast and not o.ok:
+                break
+    finally:
+        rec.close()
+    if not as_json and len(paths) > 1:
+        skipped = len(paths) - done
+        summary = f"{len(paths)} inputs: {done - failed} predicted, {failed} failed"
+        err_console.print(summary + (f", {skipped} skipped (--fail-fast)" if skipped else ""))
+    if failed:
+        raise typer.Exit(1)
 
-    preds = or_exit(go)
-    if as_json:
-        for p in preds:
-            sys.stdout.write(json.dumps(p.to_dict()) + "\n")
-        return
-    t = Table(title=f"predictions of {run}")
-    for col in ("input", "label", "confidence", f"top {top_k}"):
-        t.add_column(col)
-    for p in preds:
-        t.add_row(
-            p.source,
-            p.label,
-            f"{p.confidence:.3f}",
-            ", ".join(f"{lab} {c:.2f}" for lab, c in p.top_k),
-        )
-    console.print(t)
+
+def _bad_top_k(top_k: int):
+    from motionscope.errors import DataError
+
+    raise DataError(f"--top-k must be at least 1, got {top_k}")

@@ -10,13 +10,14 @@ from rich.table import Table
 
 from motionscope.cli.common import (
     Backend,
+    Progress,
     Run,
     UnknownThreshold,
     console,
-    err_console,
     load_recognizer,
     or_exit,
     print_written,
+    video_frames_bar,
 )
 
 Video = Annotated[
@@ -69,6 +70,7 @@ def segment_cmd(
     plot: Plot = None,
     unknown_threshold: UnknownThreshold = None,
     backend: Backend = "torch",
+    progress: Progress = True,
 ) -> None:
     """Cut a long video into labelled segments: sliding windows, smoothing, merging.
 
@@ -80,7 +82,7 @@ def segment_cmd(
     def go():
         rec = load_recognizer(run, unknown_threshold, backend)
         try:
-            with err_console.status(f"segmenting {video} (keypoints of every frame first)"):
+            with video_frames_bar(rec, Path(video), progress):
                 timeline = rec.segments(
                     video,
                     fps=fps,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
@@ -70,6 +72,7 @@ def serve_cmd(
                     max_upload_mb=max_upload_mb, max_seconds=max_seconds,
                     request_timeout_s=timeout, cors_origins=list(cors_origin or []),
                     backend=backend, max_live=max_live)  # fmt: skip
+    or_exit(lambda: check_port(host, port))
     uvicorn, server, settings = or_exit(lambda: _build(run, settings))
     service = server.state.service
     if host not in LOCAL_HOSTS:
@@ -92,6 +95,24 @@ def serve_cmd(
         timeout_keep_alive=5,
         ws_max_size=settings.max_frame_kb * 1024 + 4096,
     )
+
+
+def check_port(host: str, port: int) -> None:
+    """A clear error, before the model loads, when ``host:port`` cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise MotionscopeError(
+                    f"port {port} on {host} is already in use (another server is running "
+                    f"there); stop it or choose another port with --port"
+                ) from None
+            raise MotionscopeError(
+                f"cannot listen on {host}:{port} ({e.strerror or e}); check --host and --port"
+            ) from None
 
 
 def _build(run, settings: dict):

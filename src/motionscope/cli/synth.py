@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from motionscope.cli.common import console, or_exit, parse_size
+from motionscope.cli.common import Progress, console, err_console, or_exit, parse_size
 
 Classes = Annotated[int, typer.Option(help="Number of action classes.")]
 
@@ -41,21 +41,26 @@ def synth_videos(
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT.")] = "640x480",
     seconds: Annotated[float, typer.Option(help="Clip length in seconds.")] = 2.0,
     fps: Annotated[int, typer.Option(help="Frames per second.")] = 15,
+    progress: Progress = True,
 ) -> None:
     """Write animated cartoon people performing distinct actions (H.264 .mp4)."""
+    from motionscope.progress import progress_bar
     from motionscope.video.synth import write_synthetic_videos
 
-    summary = or_exit(
-        lambda: write_synthetic_videos(
-            out,
-            classes=classes,
-            per_class=per_class,
-            seed=seed,
-            size=parse_size(size, "640x480"),
-            seconds=seconds,
-            fps=fps,
+    with progress_bar("synthetic videos", console=err_console, enabled=progress) as bar:
+        task = bar.add_task("videos", total=classes * per_class)
+        summary = or_exit(
+            lambda: write_synthetic_videos(
+                out,
+                classes=classes,
+                per_class=per_class,
+                seed=seed,
+                size=parse_size(size, "640x480"),
+                seconds=seconds,
+                fps=fps,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         )
-    )
     console.print(
         f"wrote {len(summary['classes'])} classes x {per_class} clips ({summary['frames']} frames "
         f"at {size}, {fps} fps) to {out}: {', '.join(summary['classes'])}"

@@ -3,12 +3,21 @@ print the result."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from motionscope.cli.common import Format, Progress, console, metrics_table, or_exit
+from motionscope.cli.common import (
+    Format,
+    Progress,
+    console,
+    err_console,
+    metrics_table,
+    or_exit,
+)
+from motionscope.data.sizecheck import DataSizeWarning
 
 Data = Annotated[
     Path,
@@ -158,10 +167,19 @@ CacheViews = Annotated[
     int, typer.Option(help="cnn-lstm with the feature cache: augmented views cached per clip.")
 ]
 
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Train even when a class has fewer than 2 sequences (warnings about small or "
+        "lopsided data are printed either way).",
+    ),
+]
+
 # The TrainConfig fields among the command's parameters (test_group -> test_groups).
 TRAIN_FIELDS = ("model", "seed", "split", "test_fraction", "val_fraction", "window", "epochs",
                 "lr", "batch_size", "augment", "devices", "num_nodes", "strategy", "accelerator",
-                "precision", "progress")  # fmt: skip
+                "precision", "progress", "force")  # fmt: skip
 
 
 def train_cmd(
@@ -203,6 +221,7 @@ def train_cmd(
     feature_cache: FeatureCache = True,
     cache_views: CacheViews = 4,
     progress: Progress = True,
+    force: Force = False,
 ) -> None:
     """Train a model on DATA and write a self-describing bundle to --out.
 
@@ -212,9 +231,24 @@ def train_cmd(
     extracted first (cached, resumable) and the model trains on them.
     """
     opts = dict(locals())
-    result = or_exit(lambda: _train(opts))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DataSizeWarning)
+        warnings.showwarning = _shower(warnings.showwarning)
+        result = or_exit(lambda: _train(opts))
     if result.bundle is not None:  # None: a non-zero rank of a distributed run
         print_result(result, out)
+
+
+def _shower(default):
+    """Data-size warnings as one yellow line each, at once (before training starts)."""
+
+    def show(message, category, *args, **kw) -> None:
+        if issubclass(category, DataSizeWarning):
+            err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        else:
+            default(message, category, *args, **kw)
+
+    return show
 
 
 def _train(opts: dict):

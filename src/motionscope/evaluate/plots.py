@@ -47,7 +47,11 @@ def plot_confusion_matrix(cm: list[list[int]], classes: list[str], out: Path, ti
 
 
 def read_epoch_log(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
-    """Per-epoch series from Lightning's CSV log: name -> [(epoch, value)]."""
+    """Per-epoch series from Lightning's CSV log: name -> [(epoch, value)].
+
+    Epoch-level keys are ``train_loss`` / ``train_acc`` / ``val_loss`` / ``val_acc`` (metrics
+    logged ``on_epoch`` only) or ``*_epoch`` (metrics logged on step and epoch); per-step
+    ``*_step`` values are left out."""
     series: dict[str, list[tuple[int, float]]] = {}
     if not metrics_csv.exists():
         return series
@@ -59,8 +63,10 @@ def read_epoch_log(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
             for key, value in row.items():
                 if key in ("epoch", "step") or value in (None, ""):
                     continue
-                if key.endswith("_epoch") or key in ("val_loss", "val_acc"):
-                    name = key.removesuffix("_epoch")
+                if key.endswith("_step"):
+                    continue
+                name = key.removesuffix("_epoch")
+                if name.startswith(("train_", "val_")):
                     series.setdefault(name, []).append((int(epoch), float(value)))
     return series
 

@@ -368,6 +368,7 @@ class HolisticExtractor:
         ``fps``: the frame rate the keypoints should have (a model's training rate): frames the
         conversion drops never reach MediaPipe, and frames of a slower video are repeated (see
         :mod:`motionscope.video.rate`). ``None`` keeps the video's own rate."""
+        from motionscope.progress import frames_done
         from motionscope.video.decode import iter_frames, probe
         from motionscope.video.rate import RateConverter, repeat_rows
 
@@ -390,6 +391,7 @@ class HolisticExtractor:
                 if frame is None:
                     return
                 decoded += 1
+                frames_done()  # the command line's per-video bar (motionscope.progress)
                 n, i = rate.count(i), i + 1
                 if n:
                     counts.append(n)

@@ -57,6 +57,9 @@ class VideoResult:
             "success": True,
             "person_detected": self.person,
             "label": self.label,
+            # the most probable real class ("confidence" is its probability), also when
+            # "label" is "unknown"; None when no person was detected
+            "best_label": self.top_k[0][0] if self.top_k else None,
             "unknown": self.unknown,
             "confidence": round(self.confidence, 6),
             "top_k": [{"label": lab, "confidence": round(p, 6)} for lab, p in self.top_k],
@@ -84,7 +87,12 @@ def decode_error(e: DataError) -> ApiError:
 
 
 def _frames(
-    path: Path, deadline: Deadline, max_frames: int, settings: ServeSettings, clock
+    path: Path,
+    deadline: Deadline,
+    max_frames: int,
+    settings: ServeSettings,
+    clock,
+    progress=None,
 ) -> tuple[Iterator[np.ndarray], dict]:
     stats = {"decode_s": 0.0, "frames": 0}
 
@@ -100,6 +108,8 @@ def _frames(
             finally:
                 stats["decode_s"] += clock() - t0
             stats["frames"] += 1
+            if progress is not None:
+                progress(stats["frames"])
             if max(frame.shape[0], frame.shape[1]) > settings.max_side:
                 raise ApiError(
                     413,
@@ -126,8 +136,10 @@ def analyse_video(
     settings: ServeSettings,
     deadline: Deadline,
     clock=time.perf_counter,
+    progress=None,
 ) -> VideoResult:
-    """Decode, extract keypoints, predict (and segment) one uploaded video."""
+    """Decode, extract keypoints, predict (and segment) one uploaded video; ``progress(done,
+    total)`` is called after every decoded frame (``total``: the header's frame count, or None)."""
     rec = worker.recognizer
     deadline.check(504)
     try:
@@ -145,7 +157,11 @@ def analyse_video(
             f"{settings.max_seconds:g} s (--max-seconds); send a shorter clip",
         )
     fps = info.fps or DEFAULT_FPS
-    frames, stats = _frames(path, deadline, int(settings.max_seconds * fps) + 1, settings, clock)
+    total = info.frames or (round(info.duration * fps) if info.duration else None)
+    report = None if progress is None else (lambda done: progress(done, total))
+    frames, stats = _frames(
+        path, deadline, int(settings.max_seconds * fps) + 1, settings, clock, report
+    )
     t0 = clock()
     try:
         sequence, model_fps = rec.sequence_from_frames(frames, fps)

@@ -18,6 +18,7 @@ from motionscope.serve.schemas import (
     HealthResponse,
     ModelResponse,
     PredictResponse,
+    ProgressResponse,
     SeedResponse,
 )
 
@@ -54,10 +55,14 @@ VIDEO_BODY = {
 }
 
 
+PROGRESS_ID = r"^[A-Za-z0-9-]{8,64}$"
+
+
 def _errors(*codes: int) -> dict:
     text = {
         400: "Malformed form (no 'video' field)",
         401: "Missing or wrong X-API-Key",
+        404: "Not found",
         408: "The upload arrived too slowly",
         413: "Upload too large, or video longer than the server's --max-seconds",
         415: "Not multipart/form-data, or not a video",
@@ -141,11 +146,7 @@ def build_router() -> APIRouter:
             action, percent = "no person detected", 0.0
         else:
             action, percent = r["label"], round(100.0 * r["confidence"], 2)
-        return {
-            "success": True,
-            "prediction": {"action": action, "confidence": percent},
-            "person_detected": r["person_detected"],
-        }
+        return {"success": True, "prediction": {"action": action, "confidence": percent}}
 
     @router.post(
         "/v1/predict",
@@ -159,13 +160,46 @@ def build_router() -> APIRouter:
         request: Request,
         top_k: int = Query(3, ge=1, le=100, description="How many classes to rank."),
         segments: bool = Query(False, description="Also return the timeline of segments."),
+        progress_id: str | None = Query(
+            None,
+            pattern=PROGRESS_ID,
+            description="A random id (8-64 letters, digits, '-'): while the video is analysed, "
+            "GET /v1/progress/{progress_id} tells how many frames are done.",
+        ),
         _: None = Security(require_key),
     ) -> dict:
         """Label, confidence 0..1, top-k, segments (with ``segments=true``), video facts and
         timings (queue, decode, pose, model) in milliseconds."""
-        return await service_of(request).predict_upload(
-            request, top_k=top_k, want_segments=segments
-        )
+        jobs = request.app.state.progress
+        report = None
+        if progress_id is not None:
+            jobs[progress_id] = {"frames": 0, "total": None}
+
+            def report(done: int, total: int | None) -> None:
+                jobs[progress_id] = {"frames": done, "total": total}
+
+        try:
+            return await service_of(request).predict_upload(
+                request, top_k=top_k, want_segments=segments, progress=report
+            )
+        finally:
+            if progress_id is not None:
+                jobs.pop(progress_id, None)
+
+    @router.get(
+        "/v1/progress/{progress_id}",
+        response_model=ProgressResponse,
+        responses=_errors(401, 404),
+        tags=["predict"],
+        summary="Frames analysed so far of a /v1/predict?progress_id=... request",
+    )
+    async def progress(request: Request, progress_id: str, _: None = Security(require_key)):
+        job = request.app.state.progress.get(progress_id)
+        if job is None:
+            raise ApiError(404, f"no video is being analysed under progress id {progress_id!r}")
+        total = job["total"]
+        fraction = min(1.0, job["frames"] / total) if total else None
+        return {"frames": job["frames"], "total": total, "fraction": fraction}
 
     @router.get(
         "/v1/model",

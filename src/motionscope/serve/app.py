@@ -22,7 +22,7 @@ from motionscope.serve.api import build_router, model_info
 from motionscope.serve.limits import ApiError
 from motionscope.serve.service import InferenceService
 from motionscope.serve.settings import ServeSettings
-from motionscope.serve.web import mount_web
+from motionscope.serve.web import mount_docs, mount_web
 
 log = logging.getLogger("motionscope.serve")
 
@@ -59,9 +59,12 @@ def create_app(
         version=motionscope.__version__,
         summary="Human action recognition from video: REST API, live WebSocket and web app.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by mount_docs: they work offline
+        redoc_url=None,
     )
     app.state.service = service
     app.state.model_info = model_info(service)
+    app.state.progress = {}  # /v1/predict?progress_id=...: frames done, while it runs
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -82,6 +85,7 @@ def create_app(
 
     app.include_router(build_router())
     mount_web(app)
+    mount_docs(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -18,7 +18,6 @@ class SeedPrediction(BaseModel):
 class SeedResponse(BaseModel):
     success: bool = True
     prediction: SeedPrediction
-    person_detected: bool = True
 
 
 class Scored(BaseModel):
@@ -48,6 +47,11 @@ class PredictResponse(BaseModel):
         description='None when no person was detected; "unknown" below '
         "the bundle's unknown threshold."
     )
+    best_label: str | None = Field(
+        None,
+        description='The most probable class, also when label is "unknown" (confidence is its '
+        "probability: 'unknown (best: clap 67%)'); None when no person was detected.",
+    )
     unknown: bool = False
     confidence: float = Field(ge=0, le=1)
     top_k: list[Scored]
@@ -56,6 +60,12 @@ class PredictResponse(BaseModel):
     timings_ms: dict[str, float] = Field(description="queue, decode, pose, model (segments).")
     backend: str
     message: str | None = None
+
+
+class ProgressResponse(BaseModel):
+    frames: int = Field(description="Frames decoded and analysed so far.")
+    total: int | None = Field(description="Frames in the video (by its header), if known.")
+    fraction: float | None = Field(description="frames / total, 0..1 (None: total unknown).")
 
 
 class ModelResponse(BaseModel):

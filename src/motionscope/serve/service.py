@@ -213,12 +213,14 @@ class InferenceService:
 
         return self.executor.submit(job)
 
-    async def predict_upload(self, request, *, top_k: int, want_segments: bool) -> dict:
+    async def predict_upload(
+        self, request, *, top_k: int, want_segments: bool, progress=None
+    ) -> dict:
         """Receive, admit, analyse and clean up one uploaded video; raises :class:`ApiError`.
 
         A full queue is refused at once (before the body is read); otherwise the body is read
         first, within the ``max_receiving`` budget, and the queue place taken only after it has
-        arrived (503 when the queue filled up meanwhile)."""
+        arrived (503 when the queue filled up meanwhile). ``progress`` is told the frames done."""
         deadline = self.deadline()
         if self.admission.active >= self.settings.capacity:
             raise self.busy_error()
@@ -251,6 +253,7 @@ class InferenceService:
                     want_segments=want_segments,
                     settings=self.settings,
                     deadline=deadline,
+                    progress=progress,
                 )
             )
             result, queue_ms = await self._wait(request, future, deadline)

@@ -54,6 +54,7 @@ class TrainConfig:
     strategy: str = "auto"  # auto | ddp | ddp_spawn ...
     accelerator: str = "cpu"
     precision: str = "32-true"
+    force: bool = False  # train even when the data is too small to mean anything (data/sizecheck)
     # Intra-op torch threads; None = the cores that are idle now (see auto_threads): a second
     # thread makes a step ~1.5x faster on a quiet 2-core machine but 1.8-3x slower when another
     # process is busy (bench/threads.py, docs/BENCHMARKS.md). Same seed and same thread

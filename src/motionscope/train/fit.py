@@ -30,6 +30,7 @@ from motionscope.bundle import (
 )
 from motionscope.data.dataset import KeypointDataset
 from motionscope.data.fps import dataset_fps
+from motionscope.data.sizecheck import check_data_size
 from motionscope.data.splits import SplitSpec, cv_folds, split_dataset, validation_split
 from motionscope.errors import DataError
 from motionscope.evaluate.metrics import classification_metrics, summarize_folds
@@ -45,12 +46,22 @@ from motionscope.train.calibrate import calibrate, model_logits
 from motionscope.train.config import OptimConfig, TrainConfig, auto_threads
 from motionscope.train.data import AugmentedSequences, FixedInputs
 from motionscope.train.module import ActionModule, BestWeights
+from motionscope.train.stopping import PERFECT_PATIENCE, PerfectValidation
 
 log = logging.getLogger(__name__)
 
 
 class _ProgressBar(RichProgressBar):
-    """Rich epoch bar without Lightning's logger version number."""
+    """Rich epoch bar without Lightning's logger version number; ``label`` (e.g. "fold 2/5")
+    goes before the epoch."""
+
+    def __init__(self, *args, label: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.label = label
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        text = super()._get_train_description(current_epoch)
+        return f"{self.label}: {text}" if self.label else text
 
     def get_metrics(self, trainer, pl_module):  # noqa: D102
         items = super().get_metrics(trainer, pl_module)
@@ -135,8 +146,10 @@ def fit_model(
     log_dir: Path | None,
     *,
     seed: int,
+    stage: str = "",
 ) -> FitResult:
-    """Train one model on ``train``, early-stopping on ``val``; returns the best weights."""
+    """Train one model on ``train``, early-stopping on ``val``; returns the best weights
+    (``stage``, e.g. "fold 2/5", labels the progress bar)."""
     _quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(cfg.threads or auto_threads())
@@ -166,6 +179,7 @@ def fit_model(
         log_dir,
         seed=seed,
         class_weights=_class_weights(y_train, n_classes),
+        stage=stage,
     )
 
 
@@ -180,6 +194,7 @@ def fit_loop(
     seed: int,
     class_weights: torch.Tensor,
     val_batch_size: int = 256,
+    stage: str = "",
 ) -> FitResult:
     """The Lightning loop every input kind shares: shuffled batches, early stopping on the
     validation loss with patience counted in updates, best weights restored, CSV and TensorBoard
@@ -194,9 +209,10 @@ def fit_loop(
     callbacks: list[L.Callback] = [
         best,
         EarlyStopping(monitor="val_loss", patience=patience, mode="min"),
+        PerfectValidation(patience=min(patience, PERFECT_PATIENCE)),
     ]
     if cfg.progress:
-        callbacks.append(_ProgressBar(leave=False))
+        callbacks.append(_ProgressBar(leave=False, label=stage))
     loggers = []
     if log_dir is not None:
         loggers = [
@@ -255,6 +271,8 @@ def holdout_split(
         ds, spec, test_fraction=cfg.test_fraction, seed=cfg.seed, test_groups=cfg.test_groups
     )
     train_idx, val_idx = validation_split(ds, train_idx, spec, cfg.val_fraction, cfg.seed)
+    parts = {"train": train_idx, "validation": val_idx, "test": test_idx}
+    check_data_size(ds.labels, ds.classes, parts, force=cfg.force)
     if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
         raise DataError(
             f"not enough sequences to split {len(ds)} into train/val/test "
@@ -312,6 +330,7 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
                 cfg,
                 logs / f"fold{i}" if logs else None,
                 seed=cfg.seed + i,
+                stage=f"fold {i + 1}/{len(folds)}",
             )
             m = _evaluate(fit.model, pre, ds.subset(te), f"{spec} fold {i}")
             m["train_seconds"] = round(fit.seconds, 2)
@@ -323,7 +342,9 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
             log.info("fold %d: accuracy %.3f", i, m["accuracy"])
         cv = summarize_folds(fold_metrics)
         tr, va = validation_split(ds, np.arange(len(ds)), spec, cfg.val_fraction, cfg.seed)
-        fit = fit_model(info, pre, ds.subset(tr), ds.subset(va), cfg, logs, seed=cfg.seed)
+        fit = fit_model(
+            info, pre, ds.subset(tr), ds.subset(va), cfg, logs, seed=cfg.seed, stage="final model"
+        )
         metrics = classification_metrics(
             np.concatenate(oof_true),
             np.concatenate(oof_pred),

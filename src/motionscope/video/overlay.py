@@ -188,7 +188,12 @@ def _predictions_into(
         panel_h = pad + line + len(top_k) * (bar_h + pad) + pad
         _panel(out, 0, 0, panel_w, panel_h)
         colour = UNKNOWN_COLOUR if label == unknown_label else (255, 255, 255)
-        text = label if confidence is None else f"{label} {confidence:.0%}"
+        if confidence is None:
+            text = label
+        elif label == unknown_label and top_k:  # the number is the best real class's
+            text = f"{label} (best: {top_k[0][0]} {confidence:.0%})"
+        else:
+            text = f"{label} {confidence:.0%}"
         _text(out, text, (pad, pad + int(line * 0.75)), font * 1.15, colour, max(1, round(2 * s)))
         y = pad + line
         bar_max = panel_w - 2 * pad

@@ -181,6 +181,13 @@ function tick() {
   if (!$("player").paused) requestAnimationFrame(tick);
 }
 
+// "unknown" is not a class the model is sure of: show the best real class beside it
+function describe(label, confidence, unknown, topK) {
+  const pctText = `${(100 * confidence).toFixed(0)}%`;
+  if (unknown && topK && topK.length) return `${label} (best: ${topK[0].label} ${pctText})`;
+  return `${label} ${pctText}`;
+}
+
 function setProgress(text, value) {
   $("progress-box").hidden = false;
   $("progress-text").textContent = text;
@@ -203,7 +210,25 @@ function upload(file) {
   const form = new FormData();
   form.append("video", file, file.name || "video");
   const xhr = new XMLHttpRequest();
-  xhr.open("POST", `/v1/predict?segments=true&top_k=${TOP_K}`);
+  const job = Array.from(crypto.getRandomValues(new Uint8Array(12)),
+    (b) => b.toString(16).padStart(2, "0")).join("");
+  let poll = null;
+  const stopPolling = () => { if (poll !== null) clearInterval(poll); poll = null; };
+  // while the server analyses the video: frames done / total, a determinate bar
+  const pollProgress = async () => {
+    try {
+      const r = await fetch(`/v1/progress/${job}`, { headers: authHeaders() });
+      if (!r.ok || poll === null) return;
+      const p = await r.json();
+      if (p.total) {
+        setProgress(`Analysing frame ${p.frames} of ${p.total}`,
+          Math.round(100 * p.fraction));
+      } else {
+        setProgress(`Analysing: ${p.frames} frames`, null);
+      }
+    } catch (e) { /* the answer itself reports errors */ }
+  };
+  xhr.open("POST", `/v1/predict?segments=true&top_k=${TOP_K}&progress_id=${job}`);
   for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
   xhr.upload.onprogress = (e) => {
     if (e.lengthComputable) {
@@ -211,9 +236,13 @@ function upload(file) {
       setProgress(`Uploading ${pct}%`, pct);
     }
   };
-  xhr.upload.onload = () => setProgress("Analysing…", null);
-  xhr.onerror = () => showUploadError("The server could not be reached.");
+  xhr.upload.onload = () => {
+    setProgress("Analysing frame 0", 0);
+    poll = setInterval(pollProgress, 250);
+  };
+  xhr.onerror = () => { stopPolling(); showUploadError("The server could not be reached."); };
   xhr.onload = () => {
+    stopPolling();
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
     if (xhr.status !== 200 || !body.success) {
@@ -240,7 +269,9 @@ function showResult(r, file) {
     renderBars($("topk"), []);
   } else {
     $("result-label").textContent = r.label;
-    $("result-confidence").textContent = `${(100 * r.confidence).toFixed(1)}%`;
+    $("result-confidence").textContent = r.unknown && r.top_k.length
+      ? `(best: ${r.top_k[0].label} ${(100 * r.confidence).toFixed(1)}%)`
+      : `${(100 * r.confidence).toFixed(1)}%`;
     renderBars($("topk"), r.top_k);
   }
   const t = r.timings_ms;
@@ -401,10 +432,12 @@ function onLiveMessage(msg) {
   const mean = live.latencies.reduce((a, b) => a + b, 0) / (live.latencies.length || 1);
   $("live-latency").textContent = live.latencies.length ? String(Math.round(mean)) : "–";
   $("live-dropped").textContent = String(msg.dropped);
-  if (msg.label) {
-    $("live-label").textContent = `${msg.label} ${(100 * msg.confidence).toFixed(0)}%`;
+  if (msg.person_detected === false) {
+    $("live-label").textContent = "no person detected"; // as the Upload tab says
+  } else if (msg.label) {
+    $("live-label").textContent = describe(msg.label, msg.confidence, msg.unknown, msg.top_k);
   } else {
-    $("live-label").textContent = msg.person_detected === false ? "no person" : "watching…";
+    $("live-label").textContent = "watching…";
   }
   renderBars($("live-topk"), msg.top_k);
   drawSkeleton(msg.keypoints);

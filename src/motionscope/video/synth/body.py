@@ -209,13 +209,13 @@ _ACTION_FNS: dict[str, Callable[..., None]] = {
     "wave": _wave,
     "clap": _clap,
     "raise_arms": _raise_arms,
+    "punch": _punch,
     "squat": _squat,
     "jump": _jump,
-    "punch": _punch,
-    "kick": _kick,
     "bow": _bow,
-    "turn_around": _turn_around,
+    "kick": _kick,
     "stand": _stand,
+    "turn_around": _turn_around,
 }
 assert tuple(_ACTION_FNS) == VIDEO_ACTIONS
 

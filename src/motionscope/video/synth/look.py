@@ -7,17 +7,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# the same order as the keypoint synthesiser's ACTIONS (data/synth/body.py) for the actions both
+# have, so `synth keypoints` and `synth videos` pick the same classes for the same --classes
 VIDEO_ACTIONS: tuple[str, ...] = (
     "wave",
     "clap",
     "raise_arms",
+    "punch",
     "squat",
     "jump",
-    "punch",
-    "kick",
     "bow",
-    "turn_around",
+    "kick",
     "stand",
+    "turn_around",
 )
 
 MIN_SIDE = 64  # smallest width/height accepted (pixels)
