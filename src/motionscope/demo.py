@@ -177,8 +177,9 @@ def run_demo(
     step = 2 if cfg.keypoints or rgb else 3
 
     console.rule(f"{step}. train {cfg.model}")
+    # force: the demo's held-out videos are the real test; a tiny --per-class still runs
     tcfg = TrainConfig(
-        model=cfg.model, seed=cfg.seed, split="stratified", epochs=cfg.train_epochs()
+        model=cfg.model, seed=cfg.seed, split="stratified", epochs=cfg.train_epochs(), force=True
     )
     result = train_from_source(train_dir, run_dir, tcfg)
     console.print(
