@@ -58,7 +58,7 @@ def sequence() -> np.ndarray:
 def test_a_valid_bundle_reads_as_typed_config(run):
     b = read_bundle(run)
     assert isinstance(b.config, BundleConfig)
-    assert b.config.input_kind.value == "keypoints" and b.config.model.name == "kpnet"
+    assert b.config.input_kind.value == "keypoints" and b.config.model.name == "kpnet-v1"
     assert b.config.window == b.config.preprocessor().window == 8
     assert b.config.calibration.temperature > 0
     assert b.classes == json.loads((run / "classes.json").read_text())
@@ -193,7 +193,7 @@ def test_an_unfinished_stage_gives_the_old_bundle_back(run):
     (stage / "model.safetensors").write_bytes(b"half")  # never marked complete
     os.replace(run, old_dir(run))
     b = read_bundle(run)
-    assert b.config.model.name == "kpnet"
+    assert b.config.model.name == "kpnet-v1"
     prepare_staging(run)  # the next training starts clean
     assert staging_dir(run).is_dir() and not list(staging_dir(run).iterdir())
 

@@ -201,7 +201,7 @@ def test_model_endpoint_describes_the_bundle(client, bundle):
     m = r.json()
     cfg = json.loads((bundle / "config.json").read_text())
     assert m["classes"] == json.loads((bundle / "classes.json").read_text())
-    assert m["architecture"]["name"] == cfg["model"]["name"] == "kpnet"
+    assert m["architecture"]["name"] == cfg["model"]["name"] == "kpnet-v1"
     assert m["input"]["window"] == cfg["preprocessing"]["window"]
     assert m["input"]["layout"] == cfg["preprocessing"]["layout"]["name"]
     metrics = json.loads((bundle / "metrics.json").read_text())
