@@ -96,17 +96,20 @@ def test_model_contract(name, data, tmp_path):
             r = client.post("/predict", files={"video": ("clip.mp4", fh, "video/mp4")})
         assert r.status_code == 200, r.text
         body = r.json()
+        assert set(body) == {"success", "prediction"}  # the seed contract, nothing added
         assert body["success"] is True and set(body["prediction"]) == {"action", "confidence"}
         assert body["prediction"]["action"] in [*rec.classes, "unknown"]
         assert 0.0 <= body["prediction"]["confidence"] <= 100.0
         with open(data["clip"], "rb") as fh:
             r = client.post(
-                "/v1/predict?segments=true&top_k=2",
+                "/v1/predict?segments=true&top_k=2&progress_id=contract01",
                 files={"video": ("clip.mp4", fh, "video/mp4")},
             )
         assert r.status_code == 200, r.text
         v1 = r.json()
         assert v1["segments"] and v1["segments"][0]["start_s"] == 0.0
+        assert v1["best_label"] in rec.classes  # shown as "unknown (best: ...)" when unsure
+        assert client.get("/v1/progress/contract01").status_code == 404  # finished, cleared
         assert v1["label"] == rec.predict(data["clip"]).label
         model = client.get("/v1/model").json()
         assert model["input"]["kind"] == kind.value
