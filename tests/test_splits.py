@@ -475,3 +475,13 @@ def test_train_with_logo_writes_per_group_metrics_and_report(tmp_path):
     )
     assert per_group_table(ev).row_count == 3
     assert per_group_table({"accuracy": 1.0}) is None
+    # the CLI prints the per-group table, worst person first
+    from typer.testing import CliRunner
+
+    from motionscope.cli import app
+
+    out = CliRunner().invoke(app, ["evaluate", str(tmp_path / "run"), str(tmp_path / "d")])
+    assert out.exit_code == 0, out.output
+    table = out.output.split("per group (3, worst first)", 1)[1]
+    worst = min(ev["per_group"], key=lambda g: (ev["per_group"][g]["accuracy"], g))
+    assert worst in table.splitlines()[3] or worst in table.splitlines()[4]

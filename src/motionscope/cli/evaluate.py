@@ -26,7 +26,7 @@ def evaluate_cmd(
     run: Run, data: Data, out: Out = None, fmt: Format = "auto", progress: Progress = True
 ) -> None:
     """Evaluate a bundle on a labelled dataset whose classes the model knows."""
-    from motionscope.evaluate.evaluate import evaluate_bundle
+    from motionscope.evaluate.evaluate import evaluate_bundle, per_group_table
 
     note = training_data_note(run, data)
     if note:
@@ -34,6 +34,9 @@ def evaluate_cmd(
     m = or_exit(lambda: evaluate_bundle(run, data, out, fmt=fmt, progress=progress))
     console.print(metrics_table(m, f"{run} on {data}"))
     console.print(per_class_table(m))
+    groups = per_group_table(m)
+    if groups is not None:
+        console.print(groups)
     if out is not None:
         console.print(f"wrote {out / 'metrics.json'} and {out / 'confusion_matrix.png'}")
 

@@ -35,7 +35,9 @@ Split = Annotated[
     str,
     typer.Option(
         help="stratified | contiguous (last sequences of each class are the test set) | group "
-        "(by manifest group or --group-pattern) | manifest (the split column) | kfold:K. "
+        "(hold out whole groups: people, from data/<person>/<class>/..., a manifest group "
+        "column or --group-pattern) | manifest (the split column) | kfold:K | logo "
+        "(leave one group out: one model per group) | groupkfold:K (K folds of whole groups). "
         "Default: manifest when the manifest has a split column, else stratified."
     ),
 ]
@@ -296,8 +298,13 @@ def print_extraction(report) -> None:
 
 
 def print_result(result, out: Path) -> None:
+    from motionscope.evaluate.evaluate import per_group_table
+
     m = result.metrics
     console.print(metrics_table(m, f"held-out test ({m['split']})"))
+    groups = per_group_table(m, limit=20)
+    if groups is not None:
+        console.print(groups)
     if "cv" in m:
         cv = m["cv"]
         console.print(
