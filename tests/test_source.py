@@ -138,12 +138,12 @@ def test_a_damaged_npy_that_looks_like_a_zip_is_named_not_raised(tmp_path):
     zipfile.BadZipFile from detection; now detection goes on and the loader names the file."""
     from motionscope.data.loaders import load_keypoint_dataset
 
-    touch(tmp_path / "wave" / "0.npy", b"PK\x03\x04garbage")
-    np.save(tmp_path / "wave" / "1.npy", np.zeros((4, 6), np.float32))
-    (tmp_path / "clap").mkdir()
-    np.save(tmp_path / "clap" / "0.npy", np.zeros((4, 6), np.float32))
+    touch(tmp_path / "clap" / "0.npy", b"PK\x03\x04garbage")  # the first .npy detection reads
+    np.save(tmp_path / "clap" / "1.npy", np.zeros((4, 6), np.float32))
+    (tmp_path / "wave").mkdir()
+    np.save(tmp_path / "wave" / "0.npy", np.zeros((4, 6), np.float32))
     assert kind(tmp_path) is SourceKind.SEQUENCES
-    with pytest.raises(DataError, match=r"wave/0.npy: it is a ZIP archive"):
+    with pytest.raises(DataError, match=r"clap/0.npy: it is a ZIP archive"):
         load_keypoint_dataset(tmp_path, progress=False)
 
 
