@@ -329,3 +329,15 @@ def test_teach_socket_discards_an_example_when_the_camera_stops(tmp_path, jpegs,
     time.sleep(0.5)
     assert not list((tmp_path / "taught").rglob("*.npy"))
     assert not list((tmp_path / "taught").rglob("*.tmp"))
+
+
+def test_teach_cli_serve_needs_a_bundle_or_a_teach_folder():
+    from typer.testing import CliRunner
+
+    from motionscope.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"])
+    assert result.exit_code != 0
+    assert "give a bundle RUN to serve, or --teach DIR" in result.output
+    studio = CliRunner().invoke(cli, ["studio", "--help"])
+    assert studio.exit_code == 0 and "Teach actions in the browser" in studio.output

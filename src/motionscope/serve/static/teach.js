@@ -67,7 +67,7 @@ function actionCard(action, minExamples) {
   const head = el("div", { className: "teach-head" });
   const record = el("button", { className: "primary teach-record" }, "Record");
   record.addEventListener("click", () => recordExamples(action.name));
-  record.disabled = !teach.ws;
+  record.disabled = !(teach.ws && teach.ws.readyState === 1);
   const remove = el("button", { className: "teach-delete", title: `delete ${action.name}` }, "Delete");
   remove.addEventListener("click", () => deleteThing(`/v1/teach/actions/${encodeURIComponent(action.name)}`));
   head.append(el("strong", {}, action.name),
@@ -303,5 +303,10 @@ function showJob(job) {
     status.textContent = "training cancelled";
   }
   if (!running) { clearTimeout(teach.poll); teach.poll = null; }
-  $("teach-warnings").textContent = (job.warnings || []).join(" · ");
+  // the size checks speak the command line's language: one plain sentence, details on hover
+  const notes = job.warnings || [];
+  const box = $("teach-warnings");
+  box.textContent = notes.length ? "Few examples: the accuracy shown is noisy. Record more of " +
+    "each action (20+), by other people and in other places, for a model that carries over." : "";
+  box.title = notes.join("\n");
 }

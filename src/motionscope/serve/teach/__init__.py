@@ -7,6 +7,8 @@ the default model in the background and serve it without a restart.
 
 from __future__ import annotations
 
+import importlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +46,21 @@ def attach_teach(
     app.state.teach = state
     app.include_router(build_teach_router())
     app.include_router(build_teach_socket())
+    threading.Thread(target=_warm_imports, name="motionscope-teach-warm", daemon=True).start()
     return state
+
+
+WARM = ("motionscope.train.fit", "motionscope.data.videos", "motionscope.infer.loader")
+
+
+def _warm_imports() -> None:
+    """Import the training stack in the background at start-up: the first press of Train then
+    does not wait for Lightning's imports (several seconds on a small machine)."""
+    for name in WARM:
+        try:
+            importlib.import_module(name)
+        except Exception:  # pragma: no cover - the job reports import errors itself
+            return
 
 
 __all__ = ["NeedsModel", "NoModel", "TeachState", "TeachTraining", "attach_teach", "swap_service"]

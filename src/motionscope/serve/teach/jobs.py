@@ -150,12 +150,15 @@ class Trainer:
         try:
             metrics = self._train(out)
             self.update(phase="loading the new model")
+            loaded = time.perf_counter()
             if self.on_bundle is not None:
                 self.on_bundle(out)
             acc = metrics.get("accuracy")
             self.update(state="done", phase="done", bundle=out.name, finished=time.time(),
                         test_accuracy=None if acc is None else round(float(acc), 4),
-                        unknown_threshold=metrics.get("unknown_threshold"))  # fmt: skip
+                        unknown_threshold=metrics.get("unknown_threshold"),
+                        fit_s=metrics.get("train_seconds"),
+                        load_s=round(time.perf_counter() - loaded, 2))  # fmt: skip
         except Cancelled:
             self._discard(out)
             self.update(state="cancelled", phase="cancelled", finished=time.time())
