@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 TIMEOUT_MS = 120_000  # a loaded 2-core machine runs MediaPipe slowly; never a timing assertion
 ACTIONS = ("wave", "squat")
 EXAMPLES = 5
-FRAMES = 12
+FRAMES = 8
 
 
 def camera_clip(action: str, root: Path) -> Path:
@@ -144,14 +144,14 @@ def test_teach_two_actions_in_the_browser_then_recognise_them_live(tmp_path):
                 page.click("#teach-add button[type=submit]")
                 expect(page.locator(f'.teach-action[data-action="{action}"]')).to_be_visible()
             page.fill("#teach-frames", str(FRAMES))
-            page.fill("#teach-countdown", "0.5")
+            page.fill("#teach-countdown", "0")
             page.fill("#teach-repeat", str(EXAMPLES))
             page.click("#teach-camera-start")
             record(page, "wave")
             page.screenshot(path=str(artifacts_dir() / "teach-recorded.png"), full_page=True)
         with camera_page(p, cams["squat"], url) as page:
             page.fill("#teach-frames", str(FRAMES))
-            page.fill("#teach-countdown", "0.5")
+            page.fill("#teach-countdown", "0")
             page.fill("#teach-repeat", str(EXAMPLES))
             page.click("#teach-camera-start")
             record(page, "squat")
