@@ -341,3 +341,28 @@ def test_teach_cli_serve_needs_a_bundle_or_a_teach_folder():
     assert "give a bundle RUN to serve, or --teach DIR" in result.output
     studio = CliRunner().invoke(cli, ["studio", "--help"])
     assert studio.exit_code == 0 and "Teach actions in the browser" in studio.output
+
+
+def test_teach_model_says_unknown_for_an_action_it_was_not_taught(tmp_path):
+    """The taught model's calibrated unknown threshold: "punch" (never taught) is unknown,
+    "squat" (taught) is squat, on fresh synthetic people."""
+    app, client = make(tmp_path, training=TeachTraining(threads=1))
+    fill(app, {"wave": 5, "squat": 5})
+    client.post("/v1/teach/train")
+    assert wait_done(client)["state"] == "done"
+    rec = app.state.service.recognizer
+    assert 0.5 < rec.unknown_threshold < 1.0
+
+    def last_updates(action: str) -> list:
+        stream = rec.stream(every=2, smooth=3, top_k=2)
+        out = []
+        for person in range(5):
+            for row in synth_sequence(action, 12, np.random.default_rng(100 + person)):
+                update = stream.push_keypoints(row)
+            out.append(update)
+        return out
+
+    punch = last_updates("punch")
+    assert all(u.unknown and u.label == "unknown" for u in punch), [u.confidence for u in punch]
+    squat = last_updates("squat")
+    assert sum(u.label == "squat" for u in squat) >= 4, [(u.label, u.confidence) for u in squat]

@@ -190,7 +190,8 @@ class TeachData:
         with self.lock, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
             for action in self.actions():
                 for path in sorted((self.root / action).iterdir()):
-                    if path.suffix in (".npy", ".json") and path.stem.isdigit():
+                    wanted = path.suffix in (".npy", ".json") and path.stem.isdigit()
+                    if wanted and path.is_file() and not path.is_symlink():
                         zf.write(path, f"{action}/{path.name}")
         return target
 
