@@ -149,6 +149,12 @@ def test_teach_two_actions_in_the_browser_then_recognise_them_live(tmp_path):
             page.click("#teach-camera-start")
             record(page, "wave")
             page.screenshot(path=str(artifacts_dir() / "teach-recorded.png"), full_page=True)
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, f"the Teach tab scrolls sideways on a phone by {overflow} px"
+            page.screenshot(path=str(artifacts_dir() / "teach-phone.png"), full_page=True)
         with camera_page(p, cams["squat"], url) as page:
             page.fill("#teach-frames", str(FRAMES))
             page.fill("#teach-countdown", "0")

@@ -26,6 +26,7 @@ from motionscope.serve.api import build_router, model_info
 from motionscope.serve.limits import ApiError
 from motionscope.serve.service import InferenceService
 from motionscope.serve.settings import ServeSettings
+from motionscope.serve.teach import NeedsModel, NoModel, attach_teach
 from motionscope.serve.web import mount_docs, mount_web
 
 log = logging.getLogger("motionscope.serve")
@@ -52,8 +53,6 @@ def create_app(
 ) -> FastAPI:
     """The app serving the bundle at ``run`` (the model is loaded here, once); ``teach``: the
     dataset folder of the Teach tab (then ``run`` may be ``None``)."""
-    from motionscope.serve.teach import NeedsModel, NoModel
-
     settings = settings or ServeSettings()
     if service is None and run is None:
         if teach is None:
@@ -97,8 +96,6 @@ def create_app(
 
     app.include_router(build_router())
     if teach is not None:
-        from motionscope.serve.teach import attach_teach
-
         attach_teach(app, teach, settings)
     app.add_middleware(NeedsModel)
     mount_web(app)

@@ -149,6 +149,9 @@ class Trainer:
     def _run(self, out: Path) -> None:
         try:
             metrics = self._train(out)
+            if self.cancel_requested.is_set():  # pressed after the last epoch: no new model
+                shutil.rmtree(out, ignore_errors=True)
+                raise Cancelled
             self.update(phase="loading the new model")
             loaded = time.perf_counter()
             if self.on_bundle is not None:
