@@ -262,6 +262,9 @@ def test_teach_api_key_guards_every_teach_route(tmp_path):
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 1008
+    with client.websocket_connect("/v1/teach/live", headers={"X-API-Key": KEY}) as ws:
+        ws.send_text(json.dumps({"type": "record", "action": "", "frames": 8}))
+        assert "empty" in ws.receive_json()["error"]  # in: the key was taken
 
 
 # -- the recording socket ------------------------------------------------------------------------

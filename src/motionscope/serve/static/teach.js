@@ -5,7 +5,7 @@
 
 const TEACH_WIDTH = 480; // frames are scaled to this width before JPEG encoding
 const teach = { ws: null, stream: null, timer: null, busy: false, inFlight: 0, waiting: null,
-  recording: false, poll: null, capture: document.createElement("canvas"), available: false };
+  recording: false, poll: null, lastAnswerAt: 0, capture: document.createElement("canvas"), available: false };
 
 function teachError(message) {
   const box = $("teach-error");
@@ -182,7 +182,10 @@ function stopTeachCamera() {
 function teachPump() {
   const ws = teach.ws;
   const video = $("teach-video");
-  if (!ws || ws.readyState !== 1 || teach.busy || !video.videoWidth || teach.inFlight >= 2) return;
+  if (!ws || ws.readyState !== 1 || teach.busy || !video.videoWidth) return;
+  const stalled = performance.now() - teach.lastAnswerAt > 2000; // never wait forever
+  if (teach.inFlight >= 2 && !stalled) return;
+  if (stalled) { teach.inFlight = 0; teach.lastAnswerAt = performance.now(); }
   const scale = Math.min(1, TEACH_WIDTH / video.videoWidth);
   const c = teach.capture;
   c.width = Math.round(video.videoWidth * scale);
@@ -200,6 +203,7 @@ function teachPump() {
 }
 
 function onTeachMessage(msg) {
+  teach.lastAnswerAt = performance.now();
   if (msg.type === "frame") {
     teach.inFlight = Math.max(0, teach.inFlight - 1);
     drawSkeleton(msg.keypoints, $("teach-video"), $("teach-canvas"));
