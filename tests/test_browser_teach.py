@@ -36,7 +36,7 @@ pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e '.[
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from motionscope.video.synth import render_clip, sample_rng  # noqa: E402
-from tests.test_browser import ARGS, artifacts_dir, free_port, write_y4m  # noqa: E402
+from tests.test_browser import artifacts_dir, camera_browser, free_port, write_y4m  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -91,18 +91,7 @@ def studio(folder: Path, log_path: Path):
 @contextmanager
 def camera_page(p, y4m: Path, url: str):
     """A browser whose fake camera plays ``y4m``, and a page of the app at ``url``."""
-    browser = p.chromium.launch(
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=[
-            *ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={y4m}",
-            "--autoplay-policy=no-user-gesture-required",
-        ],  # fmt: skip
-    )
-    try:
+    with camera_browser(p, y4m) as browser:
         ctx = browser.new_context(viewport={"width": 1280, "height": 900})
         ctx.grant_permissions(["camera"], origin=url)
         page = ctx.new_page()
@@ -111,8 +100,6 @@ def camera_page(p, y4m: Path, url: str):
         page.goto(url)
         yield page
         assert errors == [], errors
-    finally:
-        browser.close()
 
 
 def record(page, action: str) -> None:
