@@ -190,10 +190,15 @@ class Trainer:
         )
         self.update(phase="training")
         out.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings(record=True) as caught:  # shown on the page instead
+        # the data-size warnings are shown on the page; catch_warnings is process-wide, so the
+        # others (from this thread or another one meanwhile) go to the log
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataSizeWarning)
             result = train(ds, out, cfg, callbacks=[_Progress(self)])
         notes = [str(w.message) for w in caught if issubclass(w.category, DataSizeWarning)]
+        for w in caught:
+            if not issubclass(w.category, DataSizeWarning):
+                log.warning("%s: %s", w.category.__name__, w.message)
         self.update(warnings=notes)
         metrics = dict(result.metrics)
         config = json.loads((out / "config.json").read_text(encoding="utf-8"))
@@ -203,7 +208,5 @@ class Trainer:
     @staticmethod
     def _discard(out: Path) -> None:
         """Remove what an unfinished job left (its staging folder; never a published bundle)."""
-        for leftover in out.parent.glob(f".{out.name}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        for leftover in out.parent.glob(f"{out.name}.*"):
+        for leftover in out.parent.glob(f".{out.name}.*"):  # .model-<n>.partial (bundle.files)
             shutil.rmtree(leftover, ignore_errors=True)
