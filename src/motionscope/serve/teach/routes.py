@@ -13,6 +13,7 @@ one (the WebSocket: as a header or the first message).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
@@ -39,12 +40,13 @@ def teach_of(request: Request):
     return teach
 
 
-def _zip_response(build, filename: str) -> FileResponse:
+async def _zip_response(build, filename: str) -> FileResponse:
+    """``build(path)`` writes the zip (in a worker thread), sent, then removed."""
     fd, name = tempfile.mkstemp(prefix="motionscope-zip-", suffix=".zip")
     os.close(fd)
     target = Path(name)
     try:
-        build(target)
+        await asyncio.to_thread(build, target)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -79,7 +81,7 @@ def build_teach_router() -> APIRouter:
     router = APIRouter(prefix="/v1/teach", tags=["teach"], dependencies=[Security(require_key)])
 
     @router.get("", summary="Actions, examples, the training job and the served bundle")
-    async def overview(request: Request) -> dict:
+    def overview(request: Request) -> dict:
         teach = teach_of(request)
         service = request.app.state.service
         return {
@@ -96,37 +98,37 @@ def build_teach_router() -> APIRouter:
         """Body ``{"name": "wave"}``: at most MAX_NAME characters of letters, digits, ``_ - .
         +`` and spaces, not starting with a dot."""
         body = await small_json(request)
-        name = teach_of(request).data.add_action(body.get("name"))
+        name = await asyncio.to_thread(teach_of(request).data.add_action, body.get("name"))
         return {"success": True, "name": name}
 
     @router.delete("/actions/{name}", summary="Delete an action and all its examples")
-    async def delete_action(request: Request, name: str = PathParam(max_length=1024)) -> dict:
+    def delete_action(request: Request, name: str = PathParam(max_length=1024)) -> dict:
         teach_of(request).data.delete_action(name)
         return {"success": True}
 
     @router.delete("/actions/{name}/examples/{number}", summary="Delete one example")
-    async def delete_example(
+    def delete_example(
         request: Request, number: int, name: str = PathParam(max_length=1024)
     ) -> dict:
         teach_of(request).data.delete_example(name, number)
         return {"success": True}
 
     @router.post("/train", status_code=202, summary="Train on the examples (one job at a time)")
-    async def start_training(request: Request) -> dict:
+    def start_training(request: Request) -> dict:
         return teach_of(request).trainer.start()
 
     @router.get("/train", summary="The training job's progress")
-    async def training(request: Request) -> dict:
+    def training(request: Request) -> dict:
         return teach_of(request).trainer.status()
 
     @router.delete("/train", status_code=202, summary="Cancel the training job")
-    async def cancel_training(request: Request) -> dict:
+    def cancel_training(request: Request) -> dict:
         return teach_of(request).trainer.cancel()
 
     @router.get("/dataset.zip", summary="The taught dataset (DIR/<action>/<n>.npy + .json)")
     async def dataset_zip(request: Request) -> FileResponse:
         data = teach_of(request).data
-        return _zip_response(data.write_zip, f"{data.root.name}.zip")
+        return await _zip_response(data.write_zip, f"{data.root.name}.zip")
 
     @router.get("/bundle.zip", summary="The bundle being served")
     async def bundle_zip(request: Request) -> FileResponse:
@@ -135,7 +137,7 @@ def build_teach_router() -> APIRouter:
         if isinstance(service, NoModel):
             raise ApiError(404, "no model yet: train one first")
         run = Path(service.run)
-        return _zip_response(lambda t: zip_folder(run, t, run.name), f"{run.name}.zip")
+        return await _zip_response(lambda t: zip_folder(run, t, run.name), f"{run.name}.zip")
 
     return router
 
