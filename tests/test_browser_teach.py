@@ -135,6 +135,13 @@ def test_teach_two_actions_in_the_browser_then_recognise_them_live(tmp_path):
             page.fill("#teach-repeat", str(EXAMPLES))
             page.click("#teach-camera-start")
             record(page, "wave")
+            # delete a bad one, record one more
+            wave = page.locator('.teach-action[data-action="wave"]')
+            wave.locator(".teach-example .teach-x").first.click()
+            expect(wave.locator(".teach-example")).to_have_count(EXAMPLES - 1)
+            page.fill("#teach-repeat", "1")
+            record(page, "wave")
+            page.fill("#teach-repeat", str(EXAMPLES))
             page.screenshot(path=str(artifacts_dir() / "teach-recorded.png"), full_page=True)
             page.set_viewport_size({"width": 390, "height": 844})  # a phone
             overflow = page.evaluate(
@@ -167,9 +174,10 @@ def test_teach_two_actions_in_the_browser_then_recognise_them_live(tmp_path):
             page.click("#live-start")
             live_label_is(page, "wave")
     # the examples are the project's dataset layout, and the bundle is beside it
+    numbers = {"wave": range(1, EXAMPLES + 1), "squat": range(EXAMPLES)}  # wave/0 was deleted
     for action in ACTIONS:
-        assert sorted(q.name for q in (folder / action).glob("*.npy")) == [
-            f"{i}.npy" for i in range(EXAMPLES)
-        ]
-        assert np.load(folder / action / "0.npy").shape == (FRAMES, 1662)
+        found = sorted(int(q.stem) for q in (folder / action).glob("*.npy"))
+        assert found == list(numbers[action])
+        assert np.load(folder / action / f"{found[0]}.npy").shape == (FRAMES, 1662)
+    assert not list(folder.rglob("*.tmp"))
     assert (tmp_path / "taught-runs" / "model-1" / "config.json").is_file()
