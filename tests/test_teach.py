@@ -369,3 +369,14 @@ def test_teach_model_says_unknown_for_an_action_it_was_not_taught(tmp_path):
     assert all(u.unknown and u.label == "unknown" for u in punch), [u.confidence for u in punch]
     squat = last_updates("squat")
     assert sum(u.label == "squat" for u in squat) >= 4, [(u.label, u.confidence) for u in squat]
+
+
+def test_teach_start_up_removes_a_training_left_half_done(tmp_path):
+    """A server stopped mid-training leaves ``DIR-runs/.model-<n>.partial``: the next one
+    removes it (published bundles are kept)."""
+    left = tmp_path / "taught-runs" / ".model-2.partial"
+    left.mkdir(parents=True)
+    (left / "model.safetensors").write_bytes(b"half")
+    (tmp_path / "taught-runs" / "model-1").mkdir()
+    make(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "taught-runs").iterdir()) == ["model-1"]

@@ -96,6 +96,9 @@ class Trainer:
         self.cancel_requested = threading.Event()
         self.state: dict = {"state": "idle"}
         self._thread: threading.Thread | None = None
+        # a server stopped mid-training leaves its staging folder: nothing reads it, remove it
+        for leftover in runs_dir(self.data.root).glob(f".{RUN_PREFIX}*.partial"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def update(self, **values) -> None:
         with self._lock:
