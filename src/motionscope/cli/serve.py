@@ -94,10 +94,14 @@ def serve_cmd(
             + ("" if settings.api_key else "; consider --api-key"),
             highlight=False,
         )
-    what = f"{run} ({len(service.recognizer.classes)} classes, " if run else "no model yet ("
+    what = (
+        f"{run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
+        f"{workers} worker{'s' if workers != 1 else ''})"
+        if run
+        else "no model yet (teach one in the browser)"
+    )
     console.print(
-        f"serving {what}{service.backend} backend, "
-        f"{workers} worker{'s' if workers != 1 else ''}) on http://{host}:{port}/ "
+        f"serving {what} on http://{host}:{port}/ "
         f"- API docs at /docs" + (f"; teaching in {teach}" if teach else ""),
         highlight=False,
     )
