@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from motionscope.cli.common import Run, console, err_console, or_exit
+from motionscope.cli.common import console, err_console, or_exit
 from motionscope.errors import MotionscopeError
 
 Host = Annotated[
@@ -44,11 +45,22 @@ ServeBackend = Annotated[
 ]
 MaxLive = Annotated[int, typer.Option(help="Live WebSocket streams at once.", min=1)]
 LogLevel = Annotated[str, typer.Option(help="uvicorn log level.")]
+OptionalRun = Annotated[
+    Path | None,
+    typer.Argument(help="Bundle directory written by `train` (may be left out with --teach)."),
+]
+Teach = Annotated[
+    Path | None,
+    typer.Option(
+        help="Add the Teach tab over this dataset folder (created if missing): record "
+        "examples in the browser, train, and serve the new model without a restart."
+    ),
+]
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def serve_cmd(
-    run: Run,
+    run: OptionalRun = None,
     host: Host = "127.0.0.1",
     port: Port = 8000,
     workers: Workers = 1,
@@ -61,6 +73,7 @@ def serve_cmd(
     backend: ServeBackend = "auto",
     max_live: MaxLive = 2,
     log_level: LogLevel = "info",
+    teach: Teach = None,
 ) -> None:
     """Serve a bundle: REST API (/predict, /v1/predict, /v1/model, /health, /docs), the live
     WebSocket (/v1/live) and the web app at /. Needs the `serve` extra.
@@ -73,7 +86,7 @@ def serve_cmd(
                     request_timeout_s=timeout, cors_origins=list(cors_origin or []),
                     backend=backend, max_live=max_live)  # fmt: skip
     or_exit(lambda: check_port(host, port))
-    uvicorn, server, settings = or_exit(lambda: _build(run, settings))
+    uvicorn, server, settings = or_exit(lambda: _build(run, settings, teach))
     service = server.state.service
     if host not in LOCAL_HOSTS:
         err_console.print(
@@ -81,10 +94,15 @@ def serve_cmd(
             + ("" if settings.api_key else "; consider --api-key"),
             highlight=False,
         )
+    what = (
+        f"{run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
+        f"{workers} worker{'s' if workers != 1 else ''})"
+        if run
+        else "no model yet (teach one in the browser)"
+    )
     console.print(
-        f"serving {run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
-        f"{workers} worker{'s' if workers != 1 else ''}) on http://{host}:{port}/ "
-        f"- API docs at /docs",
+        f"serving {what} on http://{host}:{port}/ "
+        f"- API docs at /docs" + (f"; teaching in {teach}" if teach else ""),
         highlight=False,
     )
     uvicorn.run(
@@ -115,9 +133,11 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def _build(run, settings: dict):
+def _build(run, settings: dict, teach: Path | None = None):
     """uvicorn, the app over ``run`` and its :class:`ServeSettings` (a clear error without the
-    serve extra)."""
+    serve extra, or with neither a bundle nor --teach)."""
+    if run is None and teach is None:
+        raise MotionscopeError("serve: give a bundle RUN to serve, or --teach DIR (or both)")
     try:
         import uvicorn
 
@@ -130,4 +150,4 @@ def _build(run, settings: dict):
     from motionscope.serve.settings import ServeSettings
 
     typed = ServeSettings(**settings)
-    return uvicorn, create_app(run, typed), typed
+    return uvicorn, create_app(run, typed, teach=teach), typed
