@@ -16,8 +16,40 @@ Host = Annotated[
 ]
 Port = Annotated[int, typer.Option(help="TCP port.")]
 Workers = Annotated[
-    int, typer.Option(help="Inference workers (one model + MediaPipe graph each).", min=1)
+    int | None,
+    typer.Option(
+        help="Inference worker processes (one model + MediaPipe graph each; default: one per "
+        "core, at most 2).",
+        min=1,
+        show_default=False,
+    ),
 ]
+WorkerKind = Annotated[
+    str,
+    typer.Option(
+        help="process (throughput grows with cores) or thread (one process, less memory)."
+    ),
+]
+Engine = Annotated[
+    str, typer.Option(help="local (this machine) or ray (Ray Serve replicas; the ray extra).")
+]
+Replicas = Annotated[int, typer.Option(help="--engine ray: replicas (one process each).", min=1)]
+MaxOngoing = Annotated[
+    int,
+    typer.Option(
+        help="--engine ray: predictions a replica admits at once (running + waiting); "
+        "beyond it: 503.",
+        min=1,
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        help="--engine ray: a running Ray cluster (auto, ray://HEAD:10001); default: start a "
+        "local Ray runtime."
+    ),
+]
+ENGINES = ("local", "ray")
 Queue = Annotated[
     int, typer.Option(help="Requests that may wait for a worker; beyond that: 503.", min=0)
 ]
@@ -51,7 +83,7 @@ def serve_cmd(
     run: Run,
     host: Host = "127.0.0.1",
     port: Port = 8000,
-    workers: Workers = 1,
+    workers: Workers = None,
     queue: Queue = 4,
     api_key: ApiKey = None,
     max_upload_mb: MaxUploadMb = 50.0,
@@ -61,18 +93,32 @@ def serve_cmd(
     backend: ServeBackend = "auto",
     max_live: MaxLive = 2,
     log_level: LogLevel = "info",
+    worker_kind: WorkerKind = "process",
+    engine: Engine = "local",
+    replicas: Replicas = 1,
+    max_ongoing_requests: MaxOngoing = 5,
+    ray_address: RayAddress = None,
 ) -> None:
     """Serve a bundle: REST API (/predict, /v1/predict, /v1/model, /health, /docs), the live
     WebSocket (/v1/live) and the web app at /. Needs the `serve` extra.
 
     The model is loaded once at start-up. Requests beyond --workers + --queue get 503 with
     Retry-After; uploads over --max-upload-mb and videos over --max-seconds get 413.
+    With --engine ray the same app runs on Ray Serve replicas (--replicas, each admitting
+    --max-ongoing-requests predictions), locally or on a cluster (--ray-address).
     """
+    from motionscope.serve.settings import default_workers
+
+    workers = workers or default_workers()
     settings = dict(host=host, port=port, workers=workers, queue_size=queue, api_key=api_key,
                     max_upload_mb=max_upload_mb, max_seconds=max_seconds,
                     request_timeout_s=timeout, cors_origins=list(cors_origin or []),
-                    backend=backend, max_live=max_live)  # fmt: skip
+                    backend=backend, max_live=max_live, worker_kind=worker_kind)  # fmt: skip
+    or_exit(lambda: _check_engine(engine))
     or_exit(lambda: check_port(host, port))
+    if engine == "ray":
+        serve_on_ray(run, settings, replicas, max_ongoing_requests, ray_address)
+        return
     uvicorn, server, settings = or_exit(lambda: _build(run, settings))
     service = server.state.service
     if host not in LOCAL_HOSTS:
@@ -83,7 +129,7 @@ def serve_cmd(
         )
     console.print(
         f"serving {run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
-        f"{workers} worker{'s' if workers != 1 else ''}) on http://{host}:{port}/ "
+        f"{_count(workers, 'worker ' + worker_kind)}) on http://{host}:{port}/ "
         f"- API docs at /docs",
         highlight=False,
     )
@@ -95,6 +141,45 @@ def serve_cmd(
         timeout_keep_alive=5,
         ws_max_size=settings.max_frame_kb * 1024 + 4096,
     )
+
+
+def _count(n: int, what: str) -> str:
+    plural = "es" if what.endswith("s") else "s"
+    return f"{n} {what}{plural if n != 1 else ''}"
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise MotionscopeError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+def serve_on_ray(run, settings: dict, replicas: int, max_ongoing: int, address) -> None:
+    """Deploy on Ray Serve, then wait for Ctrl-C and remove the deployment."""
+    import time
+
+    from motionscope.serve.settings import ServeSettings
+
+    def start():
+        from motionscope.serve.ray_serve import RayServeOptions, deploy
+
+        options = RayServeOptions(replicas, max_ongoing, address)
+        return deploy(run, ServeSettings(**settings), options)
+
+    where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
+    console.print(f"deploying {run} on {where} ({_count(replicas, 'replica')})...", highlight=False)
+    deployment = or_exit(start)
+    console.print(
+        f"serving {run} on Ray Serve ({_count(replicas, 'replica')}, "
+        f"{max_ongoing} predictions each) on {deployment.url}/ - Ctrl-C stops it",
+        highlight=False,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deployment.close()
 
 
 def check_port(host: str, port: int) -> None:

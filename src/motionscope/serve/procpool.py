@@ -223,7 +223,7 @@ class ProcessWorker:
     ):
         """:func:`~motionscope.serve.analyse.analyse_video` in the worker process (same
         arguments and errors; ``settings`` are the ones the process was started with)."""
-        if self.dead:
+        if self.dead or not self.proc.is_alive():  # died while idle: restart, then go on
             try:
                 self.restart()
             except MotionscopeError as e:
