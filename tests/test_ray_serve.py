@@ -1,0 +1,116 @@
+"""``serve --engine ray``: the API contract over HTTP against a Ray Serve deployment of the app.
+
+One deployment per module (a local Ray runtime with 2 CPUs, one replica admitting one
+prediction at a time, so back-pressure is easy to reach); skipped when Ray Serve is missing.
+"""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytest.importorskip("ray.serve", reason="Ray Serve is not installed (pip install -e '.[ray]')")
+httpx = pytest.importorskip("httpx")
+
+import motionscope  # noqa: E402
+from motionscope.errors import MotionscopeError  # noqa: E402
+from motionscope.serve import ServeSettings  # noqa: E402
+from motionscope.serve.ray_serve import (  # noqa: E402
+    RayServeOptions,
+    deploy,
+    ray_ongoing_limit,
+    replica_settings,
+)
+from tests.test_serve import person_video, shared_bundle  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return shared_bundle(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ray-serve-videos")
+    (root / "garbage.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    return {
+        "person": person_video(root / "wave.mp4"),
+        "long": person_video(root / "long.mp4", frames=60),
+        "garbage": root / "garbage.mp4",
+    }
+
+
+@pytest.fixture(scope="module")
+def url(bundle, tmp_path_factory):
+    settings = ServeSettings(port=free_port(), tmp_dir=tmp_path_factory.mktemp("ray-uploads"))
+    deployment = deploy(bundle, settings, RayServeOptions(max_ongoing_requests=1, num_cpus=2))
+    try:
+        yield deployment.url
+    finally:
+        deployment.close()
+
+
+def post(url: str, path, route: str = "/predict", **params) -> httpx.Response:
+    with open(path, "rb") as fh:
+        files = {"video": (path.name, fh, "video/mp4")}
+        return httpx.post(url + route, files=files, params=params, timeout=120)
+
+
+def test_seed_and_v1_contract_over_ray_serve(url, bundle, videos):
+    rec = motionscope.load(bundle)
+    expected = rec.predict(videos["person"])
+    r = post(url, videos["person"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"success", "prediction"}  # the seed contract, nothing added
+    assert body["success"] is True and set(body["prediction"]) == {"action", "confidence"}
+    assert body["prediction"]["action"] == expected.label
+    assert body["prediction"]["confidence"] == round(100 * expected.confidence, 2)
+    r = post(url, videos["person"], "/v1/predict", segments="true", top_k=2, progress_id="ray00001")
+    assert r.status_code == 200, r.text
+    v1 = r.json()
+    assert v1["label"] == expected.label and v1["best_label"] in rec.classes
+    assert len(v1["top_k"]) == 2 and v1["segments"] and v1["segments"][0]["start_s"] == 0.0
+    assert httpx.get(url + "/v1/progress/ray00001").status_code == 404  # finished, cleared
+    model = httpx.get(url + "/v1/model").json()
+    assert model["classes"] == list(rec.classes)
+    assert model["limits"]["workers"] == 1 and model["limits"]["queue_size"] == 0
+    health = httpx.get(url + "/health").json()
+    assert health["status"] == "ok" and health["capacity"] == 1
+
+
+def test_errors_keep_the_local_json_shape(url, videos):
+    r = post(url, videos["garbage"], "/v1/predict")
+    assert r.status_code == 422 and r.json()["success"] is False and r.json()["error"]
+    r = httpx.post(url + "/predict", content=b"x", timeout=30)
+    assert r.status_code == 415 and r.json()["success"] is False
+
+
+def test_back_pressure_is_a_json_503_with_retry_after(url, videos):
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: post(url, videos["long"]), range(4)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes[0] == 200 and set(codes) <= {200, 503} and 503 in codes, codes
+    for r in answers:
+        if r.status_code == 503:
+            assert r.json()["success"] is False and "busy" in r.json()["error"]
+            assert int(r.headers["Retry-After"]) >= 1
+    assert httpx.get(url + "/health").json()["running"] == 0
+
+
+def test_replica_settings_and_option_checks():
+    s = replica_settings(ServeSettings(workers=4, worker_kind="process"), RayServeOptions(3, 6))
+    assert (s.workers, s.worker_kind, s.capacity) == (1, "thread", 6)
+    assert ray_ongoing_limit(s) > s.capacity  # Ray hands the request on; the app says 503
+    with pytest.raises(MotionscopeError, match="--replicas"):
+        RayServeOptions(replicas=0)
+    with pytest.raises(MotionscopeError, match="--max-ongoing-requests"):
+        RayServeOptions(max_ongoing_requests=0)
