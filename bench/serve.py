@@ -237,12 +237,26 @@ def main_phases(args, result: dict, proc, base: str, clip: bytes, jpegs: list[by
         result["health_after"] = json.load(r)
 
 
+def _tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server and its worker processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of the server and its worker processes."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
     total = 0.0
-    for p in [pid, *kids]:
+    for p in _tree(pid):
         with contextlib.suppress(OSError, RuntimeError):  # a child that just exited
             total += rss_mb(p)
     return total
@@ -263,8 +277,18 @@ def procs_phase(args, clip: bytes, tmp: Path) -> dict:
         proc, base = start_server(args.run, n, args.procs_clients, tmp / f"server-{n}.log")
         try:
             warm = load_run(base, clip, n, n, args.max_seconds)  # each worker's graph starts
+            cpu0 = tree_cpu_s(proc.pid)
             r = load_run(base, clip, args.procs_clients, args.procs_requests, args.max_seconds)
-            r.update(workers=n, warmup_errors=warm["errors"], rss_mb=round(tree_rss_mb(proc.pid)))
+            cpu = tree_cpu_s(proc.pid) - cpu0
+            r.update(
+                workers=n,
+                warmup_errors=warm["errors"],
+                rss_mb=round(tree_rss_mb(proc.pid)),
+                # the cores the server got: on a shared machine, what limits the ratio
+                server_cpu_s=round(cpu, 1),
+                server_cores_busy=round(cpu / r["seconds"], 2),
+                cpu_s_per_request=round(cpu / max(r["answered"], 1), 2),
+            )
         finally:
             stop_server(proc)
         levels.append(r)
@@ -278,6 +302,7 @@ def procs_phase(args, clip: bytes, tmp: Path) -> dict:
         "ratio_2_over_1": round(two / one, 3) if one else None,
         "goal_ratio": 1.7,
         "unintended_errors": unintended,
+        "load_average_at_end": list(os.getloadavg()),
     }
 
 

@@ -21,10 +21,12 @@ pytest.importorskip("httpx", reason="needs httpx (the dev extra) for TestClient"
 from fastapi.testclient import TestClient  # noqa: E402
 
 import motionscope  # noqa: E402
+from motionscope.kinds import InputKind  # noqa: E402
 from motionscope.serve import ServeSettings, create_app  # noqa: E402
 from motionscope.serve.limits import Cancelled, Deadline  # noqa: E402
-from motionscope.serve.procpool import ProcessWorker  # noqa: E402
+from motionscope.serve.procpool import ProcessWorker, start_workers  # noqa: E402
 from motionscope.serve.service import run_analysis  # noqa: E402
+from tests.helpers import torch_threads  # noqa: E402
 from tests.test_serve import (  # noqa: E402
     FRAMES,
     assert_error,
@@ -177,6 +179,39 @@ def test_a_killed_worker_is_a_clear_500_and_is_restarted(server, videos, monkeyp
     for _ in range(2):  # both workers answer again
         assert post_video(c, videos["person"]).status_code == 200
     assert service.admission.active == 0
+
+
+@pytest.mark.parametrize("kind", [k.value for k in InputKind])
+def test_every_input_kind_runs_in_a_worker_process(kind, server, bundle, videos, tmp_path):
+    """The first registered model of each input kind: the worker process answers what the
+    Python API does (keypoint models through MediaPipe in the child, RGB models on frames)."""
+    from motionscope.models import list_models
+    from motionscope.video.synth import write_synthetic_videos
+    from tests.test_contract import train_tiny
+
+    _, service, _ = server
+    if kind == InputKind.KEYPOINTS.value:
+        run, worker = bundle, service._workers[0]
+    else:
+        name = next(m.name for m in list_models() if m.input_kind == kind)
+        write_synthetic_videos(
+            tmp_path / "videos", classes=3, per_class=4, seed=3, size=(64, 64), seconds=0.6,
+            fps=15,
+        )  # fmt: skip
+        with torch_threads(1):
+            run = train_tiny(name, {"videos": tmp_path / "videos"}, tmp_path / name)
+        own = ServeSettings(workers=1, worker_kind="process", tmp_dir=tmp_path / "u")
+        worker = start_workers(run, own)[0]
+    try:
+        got = worker.analyse(videos["person"], top_k=2, want_segments=False, deadline=Deadline(300))
+    finally:
+        if worker is not service._workers[0]:
+            worker.close()
+            assert worker.proc.exitcode is not None
+    expected = motionscope.load(run).predict(videos["person"], top_k=2)
+    assert got.label == expected.label
+    assert got.confidence == pytest.approx(expected.confidence, abs=1e-5)
+    assert [lab for lab, _ in got.top_k] == [lab for lab, _ in expected.top_k]
 
 
 def test_cli_workers_default_and_kind(tmp_path):
