@@ -103,7 +103,7 @@ def test_a_rerun_resumes_after_a_torn_line(runtime, bundle, corpus, local, tmp_p
     kept = VIDEOS + 1 - 4  # the run was killed with 4 videos to go, in the middle of a line
     done = [json.dumps(x) for x in list(local.values())[:kept]]
     out.write_text("\n".join(done) + "\n" + done[-1][:25])
-    report = predict_corpus(bundle, [corpus], out, engine="ray", progress=False, workers=2)
+    report = predict_corpus(bundle, [corpus], out, engine="ray", progress=False, workers=1)
     assert report.skipped == kept and report.predicted + report.failed == 4
     lines = [json.loads(x) for x in out.read_text().splitlines()]  # every line whole
     assert len(lines) == VIDEOS + 1 and len({x["path"] for x in lines}) == VIDEOS + 1
