@@ -154,7 +154,8 @@ def _check_engine(engine: str) -> None:
 
 
 def serve_on_ray(run, settings: dict, replicas: int, max_ongoing: int, address) -> None:
-    """Deploy on Ray Serve, then wait for Ctrl-C and remove the deployment."""
+    """Deploy on Ray Serve, then wait for Ctrl-C (or SIGTERM) and remove the deployment."""
+    import signal
     import time
 
     from motionscope.serve.settings import ServeSettings
@@ -165,6 +166,11 @@ def serve_on_ray(run, settings: dict, replicas: int, max_ongoing: int, address) 
         options = RayServeOptions(replicas, max_ongoing, address)
         return deploy(run, ServeSettings(**settings), options)
 
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(sig, stop)
     where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
     console.print(f"deploying {run} on {where} ({_count(replicas, 'replica')})...", highlight=False)
     deployment = or_exit(start)
@@ -173,12 +179,14 @@ def serve_on_ray(run, settings: dict, replicas: int, max_ongoing: int, address) 
         f"{max_ongoing} predictions each) on {deployment.url}/ - Ctrl-C stops it",
         highlight=False,
     )
+
     try:
         while True:
-            time.sleep(3600)
+            time.sleep(0.5)  # short: a signal may reach another thread (Ray's)
     except KeyboardInterrupt:
         pass
     finally:
+        console.print("stopping: removing the deployment...", highlight=False)
         deployment.close()
 
 
