@@ -10,6 +10,7 @@ filesystem), as with ``extract --engine ray``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def _dispatch(ray, run: str, todo: list[str], on_done, options: dict, n_actors: 
     def submit(actor) -> None:
         if queue:
             path = queue.pop()
-            running[actor.predict.remote(path)] = (path, actor)
+            # the actor gets an absolute path (its working directory is Ray's business)
+            running[actor.predict.remote(os.path.abspath(path))] = (path, actor)
 
     try:
         for actor in actors:
@@ -83,7 +85,7 @@ def _dispatch(ray, run: str, todo: list[str], on_done, options: dict, n_actors: 
                 except Exception as e:  # e.g. the bundle failed to load in the actor
                     cause = getattr(e, "cause", None) or e
                     line = outcome(path, error=f"{type(cause).__name__}: {cause}")
-                on_done(line)
+                on_done({**line, "path": path})  # as the local engine writes it
                 submit(actor)
     finally:
         for actor in actors:
