@@ -290,7 +290,10 @@ def procs_phase(args, clip: bytes, tmp: Path) -> dict:
                 cpu_s_per_request=round(cpu / max(r["answered"], 1), 2),
             )
         finally:
+            kids = _tree(proc.pid)[1:]
             stop_server(proc)
+        time.sleep(2)
+        r["processes_left_after_stop"] = sum(Path(f"/proc/{k}").exists() for k in kids)
         levels.append(r)
         print(json.dumps(r), flush=True)
     one, two = (lv["requests_per_s"] for lv in levels)
