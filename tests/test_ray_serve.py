@@ -43,7 +43,7 @@ def videos(tmp_path_factory):
     (root / "garbage.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
     return {
         "person": person_video(root / "wave.mp4"),
-        "long": person_video(root / "long.mp4", frames=60),
+        "long": person_video(root / "long.mp4", frames=30),
         "garbage": root / "garbage.mp4",
     }
 
