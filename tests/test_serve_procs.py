@@ -214,6 +214,52 @@ def test_every_input_kind_runs_in_a_worker_process(kind, server, bundle, videos,
     assert [lab for lab, _ in got.top_k] == [lab for lab, _ in expected.top_k]
 
 
+ORPHAN_SCRIPT = """
+import sys, time
+from motionscope.serve.procpool import ProcessWorker
+from motionscope.serve.settings import ServeSettings
+if __name__ == "__main__":
+    w = ProcessWorker(sys.argv[1], ServeSettings(), 0).start()
+    w.wait_ready()
+    print(w.proc.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc (Linux)")
+def test_worker_processes_exit_when_the_server_is_killed(bundle, tmp_path):
+    """A server killed with SIGKILL (no shutdown code runs) leaves no worker process behind."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "server.py"
+    script.write_text(ORPHAN_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen(
+        [sys.executable, str(script), str(bundle)], stdout=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        child = int(server.stdout.readline())
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(30)
+        for _ in range(200):  # the worker notices within about a second
+            if not _alive(child):
+                break
+            time.sleep(0.05)
+        assert not _alive(child), f"worker process {child} outlived its server"
+    finally:
+        server.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
 def test_cli_workers_default_and_kind(tmp_path):
     from typer.testing import CliRunner
 
