@@ -14,6 +14,8 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.
 pytest.importorskip("av")
 pytest.importorskip("mediapipe")
 
+pytestmark = pytest.mark.slow  # a Ray runtime and actors (or replicas) per module
+
 from typer.testing import CliRunner  # noqa: E402
 
 from motionscope.cli import app  # noqa: E402

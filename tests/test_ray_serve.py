@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("ray.serve", reason="Ray Serve is not installed (pip install -e '.[ray]')")
 httpx = pytest.importorskip("httpx")
 
+pytestmark = pytest.mark.slow  # a Ray runtime and actors (or replicas) per module
+
 import motionscope  # noqa: E402
 from motionscope.errors import MotionscopeError  # noqa: E402
 from motionscope.kinds import InputKind  # noqa: E402

@@ -45,7 +45,9 @@ def run_on_ray(
     ray = _import_ray()
     started = _start(ray, address, num_cpus)
     try:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        # the CPUs free now: an actor that cannot be placed (CPUs held by Serve replicas or
+        # other jobs) would hold its video forever
+        cpus = int(ray.available_resources().get("CPU", 0)) or 1
         n_actors = max(1, min(cpus, workers or cpus, len(todo)))
         _dispatch(ray, str(Path(run).resolve()), todo, on_done, options, n_actors)
     finally:
