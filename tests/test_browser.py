@@ -166,23 +166,35 @@ def rgb_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(media):
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                *ARGS,
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={media['y4m']}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+def playwright_api():
+    with sync_playwright() as p:  # one per module: the sync API cannot nest
+        yield p
+
+
+@contextmanager
+def camera_browser(pw, y4m: Path):
+    """Chromium whose fake camera plays ``y4m`` in a loop."""
+    b = pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            *ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={y4m}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    )
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_api, media):
+    with camera_browser(playwright_api, media["y4m"]) as b:
+        yield b
 
 
 def open_page(browser, url: str, **context):
@@ -256,6 +268,27 @@ def test_live_tab_shows_a_prediction_from_the_camera(server, browser):
         ctx.close()
     health = json.load(urllib.request.urlopen(f"{server['url']}/health", timeout=10))
     assert health["live_frames"] > 0
+
+
+def test_live_tab_says_no_person_detected_for_an_empty_room(server, playwright_api, tmp_path):
+    """A camera looking at an empty room: the Live tab says so (as the Upload tab does) instead
+    of "watching…" for ever or a made-up label."""
+    rng = np.random.default_rng(0)
+    room = np.full((30, 240, 320, 3), (150, 140, 120), np.uint8)  # a wall, and sensor noise
+    room = np.clip(room + rng.integers(-6, 7, room.shape), 0, 255).astype(np.uint8)
+    with camera_browser(playwright_api, write_y4m(tmp_path / "empty-room.y4m", room, 15)) as b:
+        ctx, page, errors = open_page(b, server["url"], viewport={"width": 1280, "height": 900})
+        try:
+            page.click("#tab-live")
+            page.click("#live-start")
+            expect(page.locator("#live-label")).to_have_text(
+                "no person detected", timeout=TIMEOUT_MS
+            )
+            expect(page.locator("#live-latency")).not_to_have_text("–", timeout=30_000)
+            page.click("#live-stop")
+            assert errors == []
+        finally:
+            ctx.close()
 
 
 def test_model_tab_shows_classes_metrics_and_report_images(server, browser):

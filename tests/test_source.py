@@ -133,6 +133,20 @@ def test_errors_name_the_path(tmp_path):
         detect_source(hidden)
 
 
+def test_a_damaged_npy_that_looks_like_a_zip_is_named_not_raised(tmp_path):
+    """A .npy starting with a ZIP header (an .npz renamed, a broken copy) used to escape as
+    zipfile.BadZipFile from detection; now detection goes on and the loader names the file."""
+    from motionscope.data.loaders import load_keypoint_dataset
+
+    touch(tmp_path / "clap" / "0.npy", b"PK\x03\x04garbage")  # the first .npy detection reads
+    np.save(tmp_path / "clap" / "1.npy", np.zeros((4, 6), np.float32))
+    (tmp_path / "wave").mkdir()
+    np.save(tmp_path / "wave" / "0.npy", np.zeros((4, 6), np.float32))
+    assert kind(tmp_path) is SourceKind.SEQUENCES
+    with pytest.raises(DataError, match=r"clap/0.npy: it is a ZIP archive"):
+        load_keypoint_dataset(tmp_path, progress=False)
+
+
 def test_describe_says_what_it_is(tmp_path):
     src = Source(tmp_path / "x.csv", SourceKind.MANIFEST, "videos")
     assert src.describe() == f"{tmp_path / 'x.csv'} (a manifest (.csv/.jsonl) of videos)"

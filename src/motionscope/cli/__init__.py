@@ -22,6 +22,7 @@ from motionscope.cli import (
     record,
     segment,
     serve,
+    studio,
     synth,
     train,
 )
@@ -79,6 +80,7 @@ app.command("extract")(extract.extract_cmd)
 app.command("live")(live.live_cmd)
 app.command("record")(record.record_cmd)
 app.command("serve")(serve.serve_cmd)
+app.command("studio")(studio.studio_cmd)
 app.command("demo")(demo.demo_cmd)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from motionscope.cli.common import Run, console, err_console, or_exit
+from motionscope.cli.common import console, err_console, or_exit
 from motionscope.errors import MotionscopeError
 
 Host = Annotated[
@@ -76,11 +77,22 @@ ServeBackend = Annotated[
 ]
 MaxLive = Annotated[int, typer.Option(help="Live WebSocket streams at once.", min=1)]
 LogLevel = Annotated[str, typer.Option(help="uvicorn log level.")]
+OptionalRun = Annotated[
+    Path | None,
+    typer.Argument(help="Bundle directory written by `train` (may be left out with --teach)."),
+]
+Teach = Annotated[
+    Path | None,
+    typer.Option(
+        help="Add the Teach tab over this dataset folder (created if missing): record "
+        "examples in the browser, train, and serve the new model without a restart."
+    ),
+]
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def serve_cmd(
-    run: Run,
+    run: OptionalRun = None,
     host: Host = "127.0.0.1",
     port: Port = 8000,
     workers: Workers = None,
@@ -93,6 +105,7 @@ def serve_cmd(
     backend: ServeBackend = "auto",
     max_live: MaxLive = 2,
     log_level: LogLevel = "info",
+    teach: Teach = None,
     worker_kind: WorkerKind = "process",
     engine: Engine = "local",
     replicas: Replicas = 1,
@@ -117,9 +130,10 @@ def serve_cmd(
     or_exit(lambda: _check_engine(engine))
     or_exit(lambda: check_port(host, port))
     if engine == "ray":
+        or_exit(lambda: _ray_needs_a_bundle(run, teach))
         serve_on_ray(run, settings, replicas, max_ongoing_requests, ray_address)
         return
-    uvicorn, server, settings = or_exit(lambda: _build(run, settings))
+    uvicorn, server, settings = or_exit(lambda: _build(run, settings, teach))
     service = server.state.service
     if host not in LOCAL_HOSTS:
         err_console.print(
@@ -127,10 +141,15 @@ def serve_cmd(
             + ("" if settings.api_key else "; consider --api-key"),
             highlight=False,
         )
+    what = (
+        f"{run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
+        f"{_count(workers, 'worker ' + worker_kind)})"
+        if run
+        else "no model yet (teach one in the browser)"
+    )
     console.print(
-        f"serving {run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
-        f"{_count(workers, 'worker ' + worker_kind)}) on http://{host}:{port}/ "
-        f"- API docs at /docs",
+        f"serving {what} on http://{host}:{port}/ "
+        f"- API docs at /docs" + (f"; teaching in {teach}" if teach else ""),
         highlight=False,
     )
     uvicorn.run(
@@ -146,6 +165,13 @@ def serve_cmd(
 def _count(n: int, what: str) -> str:
     plural = "es" if what.endswith("s") else "s"
     return f"{n} {what}{plural if n != 1 else ''}"
+
+
+def _ray_needs_a_bundle(run, teach) -> None:
+    if teach is not None or run is None:
+        raise MotionscopeError(
+            "serve --engine ray serves a trained bundle RUN (the Teach tab needs --engine local)"
+        )
 
 
 def _check_engine(engine: str) -> None:
@@ -208,9 +234,11 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def _build(run, settings: dict):
+def _build(run, settings: dict, teach: Path | None = None):
     """uvicorn, the app over ``run`` and its :class:`ServeSettings` (a clear error without the
-    serve extra)."""
+    serve extra, or with neither a bundle nor --teach)."""
+    if run is None and teach is None:
+        raise MotionscopeError("serve: give a bundle RUN to serve, or --teach DIR (or both)")
     try:
         import uvicorn
 
@@ -223,4 +251,4 @@ def _build(run, settings: dict):
     from motionscope.serve.settings import ServeSettings
 
     typed = ServeSettings(**settings)
-    return uvicorn, create_app(run, typed), typed
+    return uvicorn, create_app(run, typed, teach=teach), typed

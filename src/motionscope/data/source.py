@@ -29,6 +29,7 @@ decoded; at most the header of one ``.npy`` file is read.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -231,7 +232,7 @@ def _is_vector(npy: Path) -> bool:
     """True when ``npy`` holds one ``(D,)`` frame (its header is all that is read)."""
     try:
         return np.load(npy, mmap_mode="r", allow_pickle=False).ndim == 1
-    except (ValueError, OSError, EOFError):
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):  # empty or damaged
         return False
 
 

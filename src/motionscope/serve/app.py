@@ -2,6 +2,9 @@
 
 The bundle is loaded when the app is created (once per worker, see
 :class:`~motionscope.serve.service.InferenceService`); the workers are shut down with the app.
+``teach=DIR`` adds the Teach API over the dataset folder ``DIR`` (see
+:mod:`motionscope.serve.teach`); with it ``run`` may be ``None``: the app starts without a
+model (the model routes answer 503) until one is trained and swapped in.
 Every error is answered as ``{"success": false, "error": "..."}`` with its status code.
 """
 
@@ -18,10 +21,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import motionscope
+from motionscope.errors import MotionscopeError
 from motionscope.serve.api import build_router, model_info
 from motionscope.serve.limits import ApiError
 from motionscope.serve.service import InferenceService
 from motionscope.serve.settings import ServeSettings
+from motionscope.serve.teach import NeedsModel, NoModel, attach_teach
 from motionscope.serve.web import mount_docs, mount_web
 
 log = logging.getLogger("motionscope.serve")
@@ -40,19 +45,25 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def create_app(
-    run: Path | str,
+    run: Path | str | None,
     settings: ServeSettings | None = None,
     *,
     service: InferenceService | None = None,
+    teach: Path | str | None = None,
 ) -> FastAPI:
-    """The app serving the bundle at ``run`` (the model is loaded here, once)."""
+    """The app serving the bundle at ``run`` (the model is loaded here, once); ``teach``: the
+    dataset folder of the Teach tab (then ``run`` may be ``None``)."""
     settings = settings or ServeSettings()
+    if service is None and run is None:
+        if teach is None:
+            raise MotionscopeError("serve: give a bundle to serve, or a folder to teach in")
+        service = NoModel(settings)
     service = service or InferenceService(run, settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI):
+    async def lifespan(app: FastAPI):
         yield
-        service.close()
+        app.state.service.close()  # the one served now: a swapped-out one closes itself
 
     app = FastAPI(
         title="motionscope",
@@ -63,7 +74,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
-    app.state.model_info = model_info(service)
+    app.state.model_info = None if isinstance(service, NoModel) else model_info(service)
     app.state.progress = {}  # /v1/predict?progress_id=...: frames done, while it runs
 
     @app.exception_handler(ApiError)
@@ -84,13 +95,16 @@ def create_app(
         return _error(500, "internal server error (see the server's log)")
 
     app.include_router(build_router())
+    if teach is not None:
+        attach_teach(app, teach, settings)
+    app.add_middleware(NeedsModel)
     mount_web(app)
     mount_docs(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["X-API-Key", "Content-Type"],
         )
     return app

@@ -131,6 +131,7 @@ class ProcessWorker:
         self.index = index
         self.restarts = 0
         self.dead = True
+        self.loading = False  # started, not yet known to be ready
         self.proc = None
         self.conn = None
         self.cancel = None
@@ -150,9 +151,14 @@ class ProcessWorker:
         self.proc.start()
         child.close()
         self.conn = parent
+        self.dead, self.loading = False, True
         return self
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Wait until the process has loaded the bundle (:class:`WorkerStartError` if not)."""
+        if not self.loading:
+            return
+        self.loading = False
         what = f"inference worker process {self.index} ({self.run})"
         try:
             if not self.conn.poll(timeout):
@@ -161,13 +167,13 @@ class ProcessWorker:
             msg = self.conn.recv()
         except (EOFError, OSError):
             self.proc.join(STOP_TIMEOUT_S)
+            self.kill()
             raise WorkerStartError(
                 f"{what} exited while loading the bundle (exit code {self.proc.exitcode})"
             ) from None
         if msg[0] != "ready":
             self.kill()
             raise WorkerStartError(f"{what} could not load the bundle: {msg[1]}")
-        self.dead = False
 
     def restart(self) -> None:
         with self._lock:
@@ -177,7 +183,7 @@ class ProcessWorker:
             log.warning("inference worker process %d restarted", self.index)
 
     def kill(self) -> None:
-        self.dead = True
+        self.dead, self.loading = True, False
         if self.proc is not None and self.proc.is_alive():
             self.proc.kill()
         if self.proc is not None:
@@ -223,14 +229,15 @@ class ProcessWorker:
     ):
         """:func:`~motionscope.serve.analyse.analyse_video` in the worker process (same
         arguments and errors; ``settings`` are the ones the process was started with)."""
-        if self.dead or not self.proc.is_alive():  # died while idle: restart, then go on
-            try:
+        try:
+            self.wait_ready()  # the first request waits for the bundle to be loaded
+            if self.dead or not self.proc.is_alive():  # died while idle: restart, then go on
                 self.restart()
-            except MotionscopeError as e:
-                raise ApiError(
-                    503, f"no inference worker is available ({e}); retry later",
-                    headers={"Retry-After": str(self.settings.retry_after_s)},
-                ) from None  # fmt: skip
+        except MotionscopeError as e:
+            raise ApiError(
+                503, f"no inference worker is available ({e}); retry later",
+                headers={"Retry-After": str(self.settings.retry_after_s)},
+            ) from None  # fmt: skip
         deadline.check(504)
         self.cancel.clear()
         task = Task(str(path), top_k, want_segments, deadline.remaining(), progress is not None)
@@ -269,14 +276,19 @@ class ProcessWorker:
                 raise RuntimeError(f"inference worker process {self.index}: {msg[1]}")
 
 
-def start_workers(run: Path, settings) -> list[ProcessWorker]:
-    """``settings.workers`` processes, started together (they load the bundle in parallel)."""
+def start_workers(run: Path, settings, *, wait: bool = False) -> list[ProcessWorker]:
+    """``settings.workers`` processes, started together (they load the bundle in parallel).
+
+    Without ``wait`` this returns at once and each worker's first request waits for it to be
+    ready (the bundle has already loaded in the server, so a failure there is rare; it is
+    answered 503 and the worker is started again on the next request)."""
     workers = [ProcessWorker(run, settings, i).start() for i in range(settings.workers)]
-    try:
-        for w in workers:
-            w.wait_ready()
-    except BaseException:
-        for w in workers:
-            w.kill()
-        raise
+    if wait:
+        try:
+            for w in workers:
+                w.wait_ready()
+        except BaseException:
+            for w in workers:
+                w.kill()
+            raise
     return workers

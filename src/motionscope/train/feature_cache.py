@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ class FeatureCache:
             if p.is_file():
                 try:
                     found[v] = np.load(p, allow_pickle=False)
-                except (OSError, ValueError):
+                except (OSError, ValueError, EOFError, zipfile.BadZipFile):
                     p.unlink(missing_ok=True)  # damaged (e.g. disk full): recompute
         missing = [v for v in views if v not in found]
         self.reused += len(found)

@@ -7,6 +7,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -147,9 +148,11 @@ def fit_model(
     *,
     seed: int,
     stage: str = "",
+    callbacks: Sequence[L.Callback] = (),
 ) -> FitResult:
     """Train one model on ``train``, early-stopping on ``val``; returns the best weights
-    (``stage``, e.g. "fold 2/5", labels the progress bar)."""
+    (``stage``, e.g. "fold 2/5", labels the progress bar; ``callbacks`` are extra Lightning
+    callbacks, e.g. progress reporting)."""
     _quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(cfg.threads or auto_threads())
@@ -180,6 +183,7 @@ def fit_model(
         seed=seed,
         class_weights=_class_weights(y_train, n_classes),
         stage=stage,
+        callbacks=callbacks,
     )
 
 
@@ -195,6 +199,7 @@ def fit_loop(
     class_weights: torch.Tensor,
     val_batch_size: int = 256,
     stage: str = "",
+    callbacks: Sequence[L.Callback] = (),
 ) -> FitResult:
     """The Lightning loop every input kind shares: shuffled batches, early stopping on the
     validation loss with patience counted in updates, best weights restored, CSV and TensorBoard
@@ -206,7 +211,7 @@ def fit_loop(
     updates_per_epoch = max(1, math.ceil(len(train_set) / bs / max(1, cfg.devices)))
     patience = max(3, math.ceil(optim.patience_updates / updates_per_epoch))
     best = BestWeights()
-    callbacks: list[L.Callback] = [
+    rules: list[L.Callback] = [
         best,
         EarlyStopping(monitor="val_loss", patience=patience, mode="min"),
         # the same patience as the loss rule: stopping 10 epochs after validation first turned
@@ -215,8 +220,9 @@ def fit_loop(
         # person is perfect long before the model has learnt what carries over
         PerfectValidation(patience=max(PERFECT_PATIENCE, patience)),
     ]
+    rules += list(callbacks)  # the caller's (progress reports, cancellation)
     if cfg.progress:
-        callbacks.append(_ProgressBar(leave=False, label=stage))
+        rules.append(_ProgressBar(leave=False, label=stage))
     loggers = []
     if log_dir is not None:
         loggers = [
@@ -231,7 +237,7 @@ def fit_loop(
         precision=cfg.precision,
         max_epochs=optim.max_epochs,
         gradient_clip_val=optim.grad_clip or None,
-        callbacks=callbacks,
+        callbacks=rules,
         logger=loggers or False,
         enable_checkpointing=False,
         enable_progress_bar=cfg.progress,
@@ -303,8 +309,15 @@ def _split_entry(strategy: str, train_idx, val_idx, test_idx) -> dict:
     }
 
 
-def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) -> TrainResult:
-    """Split ``ds``, train ``cfg.model``, evaluate on the held-out split, write the bundle."""
+def train(
+    ds: KeypointDataset,
+    out: Path | str,
+    cfg: TrainConfig | None = None,
+    *,
+    callbacks: Sequence[L.Callback] = (),
+) -> TrainResult:
+    """Split ``ds``, train ``cfg.model``, evaluate on the held-out split, write the bundle
+    (``callbacks``: extra Lightning callbacks for every fit, e.g. progress reporting)."""
     cfg = cfg or TrainConfig()
     out = Path(out)
     t_start = time.perf_counter()
@@ -335,6 +348,7 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
                 logs / f"fold{i}" if logs else None,
                 seed=cfg.seed + i,
                 stage=f"fold {i + 1}/{len(folds)}",
+                callbacks=callbacks,
             )
             m = _evaluate(fit.model, pre, ds.subset(te), f"{spec} fold {i}")
             m["train_seconds"] = round(fit.seconds, 2)
@@ -347,7 +361,15 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
         cv = summarize_folds(fold_metrics)
         tr, va = validation_split(ds, np.arange(len(ds)), spec, cfg.val_fraction, cfg.seed)
         fit = fit_model(
-            info, pre, ds.subset(tr), ds.subset(va), cfg, logs, seed=cfg.seed, stage="final model"
+            info,
+            pre,
+            ds.subset(tr),
+            ds.subset(va),
+            cfg,
+            logs,
+            seed=cfg.seed,
+            stage="final model",
+            callbacks=callbacks,
         )
         metrics = classification_metrics(
             np.concatenate(oof_true),
@@ -361,7 +383,14 @@ def train(ds: KeypointDataset, out: Path | str, cfg: TrainConfig | None = None) 
     else:
         train_idx, val_idx, test_idx = holdout_split(ds, spec, cfg)
         fit = fit_model(
-            info, pre, ds.subset(train_idx), ds.subset(val_idx), cfg, logs, seed=cfg.seed
+            info,
+            pre,
+            ds.subset(train_idx),
+            ds.subset(val_idx),
+            cfg,
+            logs,
+            seed=cfg.seed,
+            callbacks=callbacks,
         )
         metrics = _evaluate(fit.model, pre, ds.subset(test_idx), split_text)
     if not rank0 or stage is None:

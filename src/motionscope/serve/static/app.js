@@ -44,6 +44,26 @@ function showTab(name) {
   for (const p of document.querySelectorAll(".panel")) p.hidden = p.id !== `panel-${name}`;
   if (name === "model") loadModel();
   if (name !== "live") stopLive();
+  if (typeof onTabShown === "function") onTabShown(name); // teach.js
+}
+
+// the model changed on the server (a model taught in the Teach tab was swapped in)
+function forgetModel() {
+  state.model = null;
+  modelShown = false;
+  refreshBadge();
+}
+
+async function refreshBadge() {
+  try {
+    const health = await (await fetch("/health")).json();
+    $("model-badge").textContent = `${health.model} · ${health.backend}`;
+    $("key-box").hidden = !health.auth_required;
+    return health;
+  } catch (e) {
+    $("model-badge").textContent = "server unreachable";
+    return null;
+  }
 }
 
 // ---- start-up: health + model ---------------------------------------------------------------
@@ -62,13 +82,8 @@ async function init() {
   setupUpload();
   $("live-start").addEventListener("click", startLive);
   $("live-stop").addEventListener("click", stopLive);
-  try {
-    const health = await (await fetch("/health")).json();
-    $("model-badge").textContent = `${health.model} · ${health.backend}`;
-    $("key-box").hidden = !health.auth_required;
-  } catch (e) {
-    $("model-badge").textContent = "server unreachable";
-  }
+  const health = await refreshBadge();
+  if (typeof initTeach === "function") await initTeach(health); // teach.js
   loadModel();
 }
 
@@ -443,16 +458,17 @@ function onLiveMessage(msg) {
   drawSkeleton(msg.keypoints);
 }
 
-function drawSkeleton(kp) {
-  const video = $("live-video");
-  const canvas = $("live-canvas");
+function drawSkeleton(kp, video = $("live-video"), canvas = $("live-canvas")) {
   if (!video.videoWidth) return;
   canvas.width = video.videoWidth;
   canvas.height = video.videoHeight;
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const w = canvas.width;
-  const h = canvas.height;
+  paintSkeleton(ctx, kp, canvas.width, canvas.height);
+}
+
+// the pose (green) and hands (orange, blue) of one frame, in image-normalised coordinates
+function paintSkeleton(ctx, kp, w, h) {
   const lineW = Math.max(2, w / 200);
   const draw = (points, edges, stroke, visible) => {
     if (!points) return;
