@@ -220,8 +220,9 @@ def predict_batch(run, inputs: list[Path], out: Path | None, engine: str, option
 
     r = or_exit(go)
     err_console.print(
-        f"{r.total} videos: {r.predicted} predicted, {r.failed} failed, {r.skipped} already in "
-        f"{r.out} ({r.engine} engine, {r.workers} worker{'s' if r.workers != 1 else ''})",
+        f"{r.total} video{'s' if r.total != 1 else ''}: {r.predicted} predicted, "
+        f"{r.failed} failed, {r.skipped} already in {r.out} "
+        f"({r.engine} engine, {r.workers} worker{'s' if r.workers != 1 else ''})",
         highlight=False,
     )
     if r.failed:
