@@ -74,10 +74,11 @@ def worker_main(run: str, settings, conn, cancel, parent_pid: int) -> None:
     try:
         worker = Worker(load_recognizer(Path(run), settings))
     except Exception as e:
-        conn.send(("failed", f"{type(e).__name__}: {e}"))
+        with contextlib.suppress(BrokenPipeError, OSError):
+            conn.send(("failed", f"{type(e).__name__}: {e}"))
         return
-    conn.send(("ready", os.getpid()))
     try:
+        conn.send(("ready", os.getpid()))
         while True:
             try:
                 task = conn.recv()
