@@ -14,6 +14,14 @@ Starts `motionscope serve RUN` as its own process on a free 127.0.0.1 port, then
   frames the server dropped; and stop-and-wait (1 in flight) for the bare round trip.
 Every address is loopback; every loop is bounded in count and time. Writes bench/results/serve.json.
 
+    .venv/bin/python bench/serve.py --run RUN --only-procs [--procs-clients 8 --procs-requests 48]
+
+Worker processes (issue 14): the server is started twice, with 1 and then 2 worker processes
+(``--worker-kind process``, a queue as long as the clients so that no request is refused), each
+warmed up with one request per worker; then ``--procs-clients`` clients share
+``--procs-requests`` requests to ``/v1/predict``: requests/s of each, their ratio (goal >= 1.7
+on 2 cores), errors (goal 0; a 503 here is unintended too). Writes bench/results/serve-procs.json.
+
     .venv/bin/python bench/serve.py --run RUN --hostile-minutes 3 --only-hostile
 
 The hostile soak (``--hostile-minutes``, 0 = skip; default 3): for that long, good clients post
@@ -29,6 +37,7 @@ bench/results/serve-hostile.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -50,6 +59,7 @@ from motionscope.atomic import write_json
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "results" / "serve.json"
 HOSTILE_OUT = REPO / "bench" / "results" / "serve-hostile.json"
+PROCS_OUT = REPO / "bench" / "results" / "serve-procs.json"
 HOST = "127.0.0.1"  # loopback only
 
 
@@ -70,11 +80,13 @@ def pct(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-def start_server(run: Path, workers: int, queue: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    run: Path, workers: int, queue: int, log: Path, kind: str = "process"
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, "-m", "motionscope.cli", "serve", str(run), "--host", HOST,
            "--port", str(port), "--workers", str(workers), "--queue", str(queue),
-           "--log-level", "warning"]  # fmt: skip
+           "--worker-kind", kind, "--log-level", "warning"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
     base = f"http://{HOST}:{port}"
     for _ in range(900):
@@ -225,6 +237,78 @@ def main_phases(args, result: dict, proc, base: str, clip: bytes, jpegs: list[by
         result["health_after"] = json.load(r)
 
 
+def _tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server and its worker processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of the server and its worker processes."""
+    total = 0.0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError, RuntimeError):  # a child that just exited
+            total += rss_mb(p)
+    return total
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def procs_phase(args, clip: bytes, tmp: Path) -> dict:
+    """Requests/s with 1 and 2 worker processes at ``--procs-clients`` concurrent clients."""
+    levels = []
+    for n in (1, 2):
+        proc, base = start_server(args.run, n, args.procs_clients, tmp / f"server-{n}.log")
+        try:
+            warm = load_run(base, clip, n, n, args.max_seconds)  # each worker's graph starts
+            cpu0 = tree_cpu_s(proc.pid)
+            r = load_run(base, clip, args.procs_clients, args.procs_requests, args.max_seconds)
+            cpu = tree_cpu_s(proc.pid) - cpu0
+            r.update(
+                workers=n,
+                warmup_errors=warm["errors"],
+                rss_mb=round(tree_rss_mb(proc.pid)),
+                # the cores the server got: on a shared machine, what limits the ratio
+                server_cpu_s=round(cpu, 1),
+                server_cores_busy=round(cpu / r["seconds"], 2),
+                cpu_s_per_request=round(cpu / max(r["answered"], 1), 2),
+            )
+        finally:
+            kids = _tree(proc.pid)[1:]
+            stop_server(proc)
+        time.sleep(2)
+        r["processes_left_after_stop"] = sum(Path(f"/proc/{k}").exists() for k in kids)
+        levels.append(r)
+        print(json.dumps(r), flush=True)
+    one, two = (lv["requests_per_s"] for lv in levels)
+    unintended = sum(lv["errors"] + lv["deliberate_503"] + lv["warmup_errors"] for lv in levels)
+    return {
+        "clients": args.procs_clients,
+        "requests": args.procs_requests,
+        "levels": levels,
+        "ratio_2_over_1": round(two / one, 3) if one else None,
+        "goal_ratio": 1.7,
+        "unintended_errors": unintended,
+        "load_average_at_end": list(os.getloadavg()),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=REPO / "demo-out" / "run",
@@ -242,6 +326,11 @@ def main() -> int:
                     help="length of the good + slow + hostile soak (0: skip it)")  # fmt: skip
     ap.add_argument("--only-hostile", action="store_true", help="run only the hostile soak")
     ap.add_argument("--hostile-out", type=Path, default=HOSTILE_OUT)
+    ap.add_argument("--only-procs", action="store_true",
+                    help="run only the 1 vs 2 worker processes comparison")  # fmt: skip
+    ap.add_argument("--procs-clients", type=int, default=8)
+    ap.add_argument("--procs-requests", type=int, default=48)
+    ap.add_argument("--procs-out", type=Path, default=PROCS_OUT)
     args = ap.parse_args()
     if not (args.run / "model.safetensors").is_file():
         print(f"no bundle at {args.run}: run `make demo` or pass --run", file=sys.stderr)
@@ -269,6 +358,12 @@ def main() -> int:
         "server": {"workers": args.workers, "queue": args.queue, "host": HOST},
         "clip": {"seconds": 3, "size": "640x480", "fps": 15, "bytes": len(clip)},
     }
+    if args.only_procs:
+        result["worker_processes"] = procs_phase(args, clip, tmp)
+        args.procs_out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(args.procs_out, result)
+        print(f"wrote {args.procs_out}")
+        return 0
     if not args.only_hostile:
         rec = motionscope.load(args.run)
         rec.predict(clip_path)  # graph start-up
@@ -294,11 +389,7 @@ def main() -> int:
             write_json(args.hostile_out, {**result, "hostile_soak": soak})
             print(f"wrote {args.hostile_out}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     if args.only_hostile:
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)

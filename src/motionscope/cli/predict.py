@@ -3,6 +3,10 @@
 Every input gets a result (its label, or its own error); ``--json`` prints one JSON line per
 input (``{"input", "ok", ...}``); the exit status is 1 when any input failed. A folder of videos
 stands for the videos inside it.
+
+``--out FILE`` (needed by ``--engine ray``) predicts a corpus instead: every video under the
+inputs (folders searched recursively) gets one JSON line in FILE; re-running skips the videos
+already there (see :mod:`motionscope.infer.batch`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,31 @@ FailFast = Annotated[
     typer.Option(
         "--fail-fast", help="Stop at the first input that fails (default: go on with the rest)."
     ),
+]
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="local (this process) or ray (Ray actors, local runtime or --ray-address; "
+        "needs --out)."
+    ),
+]
+Out = Annotated[
+    Path | None,
+    typer.Option(
+        help="Batch mode: append one JSON line per video (path, action, confidence, error) to "
+        "this file; a re-run skips the videos already in it."
+    ),
+]
+RetryFailed = Annotated[
+    bool, typer.Option(help="Batch mode: predict again the videos whose line is an error.")
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(help="--engine ray: a running Ray cluster (auto, ray://HEAD:10001)."),
+]
+RayWorkers = Annotated[
+    int | None,
+    typer.Option("--workers", help="--engine ray: at most this many actors.", min=1),
 ]
 
 
@@ -133,12 +162,26 @@ def predict_cmd(
     unknown_threshold: UnknownThreshold = None,
     backend: Backend = "torch",
     progress: Progress = True,
+    engine: Engine = "local",
+    out: Out = None,
+    retry_failed: RetryFailed = False,
+    ray_address: RayAddress = None,
+    workers: RayWorkers = None,
 ) -> None:
     """Predict the action of each input ("unknown (best: clap 67%)" when the model is unsure).
 
     Results print as each input finishes; an input that fails gets its error and the others go
     on (--fail-fast stops at the first). Exit status: 0 when every input was predicted, 1 when
-    any failed, 2 when the bundle cannot be loaded."""
+    any failed, 2 when the bundle cannot be loaded.
+
+    Batch mode (--out FILE; --engine ray for a cluster or all local cores): one JSON line per
+    video under the inputs, resumable."""
+    if out is not None or engine != "local":
+        batch = dict(top_k=top_k, backend=backend, unknown_threshold=unknown_threshold,
+                     retry_failed=retry_failed, progress=progress, address=ray_address,
+                     workers=workers)  # fmt: skip
+        predict_batch(run, list(inputs), out, engine, batch)
+        return
     rec = or_exit(lambda: load_recognizer(run, unknown_threshold, backend))
     if top_k < 1:
         rec.close()
@@ -160,6 +203,29 @@ def predict_cmd(
         summary = f"{len(paths)} inputs: {done - failed} predicted, {failed} failed"
         err_console.print(summary + (f", {skipped} skipped (--fail-fast)" if skipped else ""))
     if failed:
+        raise typer.Exit(1)
+
+
+def predict_batch(run, inputs: list[Path], out: Path | None, engine: str, options: dict) -> None:
+    """``--out``: the corpus into a resumable JSON-lines file (exit 1 when a video failed)."""
+    from motionscope.infer.batch import predict_corpus
+
+    def go():
+        if out is None:
+            raise MotionscopeError(
+                f"--engine {engine} writes one JSON line per video to a file: pass --out "
+                "predictions.jsonl (a re-run skips the videos already in it)"
+            )
+        return predict_corpus(run, inputs, out, engine=engine, **options)
+
+    r = or_exit(go)
+    err_console.print(
+        f"{r.total} video{'s' if r.total != 1 else ''}: {r.predicted} predicted, "
+        f"{r.failed} failed, {r.skipped} already in {r.out} "
+        f"({r.engine} engine, {r.workers} worker{'s' if r.workers != 1 else ''})",
+        highlight=False,
+    )
+    if r.failed:
         raise typer.Exit(1)
 
 

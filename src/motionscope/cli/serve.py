@@ -17,8 +17,40 @@ Host = Annotated[
 ]
 Port = Annotated[int, typer.Option(help="TCP port.")]
 Workers = Annotated[
-    int, typer.Option(help="Inference workers (one model + MediaPipe graph each).", min=1)
+    int | None,
+    typer.Option(
+        help="Inference worker processes (one model + MediaPipe graph each; default: one per "
+        "core, at most 2).",
+        min=1,
+        show_default=False,
+    ),
 ]
+WorkerKind = Annotated[
+    str,
+    typer.Option(
+        help="process (throughput grows with cores) or thread (one process, less memory)."
+    ),
+]
+Engine = Annotated[
+    str, typer.Option(help="local (this machine) or ray (Ray Serve replicas; the ray extra).")
+]
+Replicas = Annotated[int, typer.Option(help="--engine ray: replicas (one process each).", min=1)]
+MaxOngoing = Annotated[
+    int,
+    typer.Option(
+        help="--engine ray: predictions a replica admits at once (running + waiting); "
+        "beyond it: 503.",
+        min=1,
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        help="--engine ray: a running Ray cluster (auto, ray://HEAD:10001); default: start a "
+        "local Ray runtime."
+    ),
+]
+ENGINES = ("local", "ray")
 Queue = Annotated[
     int, typer.Option(help="Requests that may wait for a worker; beyond that: 503.", min=0)
 ]
@@ -63,7 +95,7 @@ def serve_cmd(
     run: OptionalRun = None,
     host: Host = "127.0.0.1",
     port: Port = 8000,
-    workers: Workers = 1,
+    workers: Workers = None,
     queue: Queue = 4,
     api_key: ApiKey = None,
     max_upload_mb: MaxUploadMb = 50.0,
@@ -74,18 +106,33 @@ def serve_cmd(
     max_live: MaxLive = 2,
     log_level: LogLevel = "info",
     teach: Teach = None,
+    worker_kind: WorkerKind = "process",
+    engine: Engine = "local",
+    replicas: Replicas = 1,
+    max_ongoing_requests: MaxOngoing = 5,
+    ray_address: RayAddress = None,
 ) -> None:
     """Serve a bundle: REST API (/predict, /v1/predict, /v1/model, /health, /docs), the live
     WebSocket (/v1/live) and the web app at /. Needs the `serve` extra.
 
     The model is loaded once at start-up. Requests beyond --workers + --queue get 503 with
     Retry-After; uploads over --max-upload-mb and videos over --max-seconds get 413.
+    With --engine ray the same app runs on Ray Serve replicas (--replicas, each admitting
+    --max-ongoing-requests predictions), locally or on a cluster (--ray-address).
     """
+    from motionscope.serve.settings import default_workers
+
+    workers = workers or default_workers()
     settings = dict(host=host, port=port, workers=workers, queue_size=queue, api_key=api_key,
                     max_upload_mb=max_upload_mb, max_seconds=max_seconds,
                     request_timeout_s=timeout, cors_origins=list(cors_origin or []),
-                    backend=backend, max_live=max_live)  # fmt: skip
+                    backend=backend, max_live=max_live, worker_kind=worker_kind)  # fmt: skip
+    or_exit(lambda: _check_engine(engine))
     or_exit(lambda: check_port(host, port))
+    if engine == "ray":
+        or_exit(lambda: _ray_needs_a_bundle(run, teach))
+        serve_on_ray(run, settings, replicas, max_ongoing_requests, ray_address)
+        return
     uvicorn, server, settings = or_exit(lambda: _build(run, settings, teach))
     service = server.state.service
     if host not in LOCAL_HOSTS:
@@ -96,7 +143,7 @@ def serve_cmd(
         )
     what = (
         f"{run} ({len(service.recognizer.classes)} classes, {service.backend} backend, "
-        f"{workers} worker{'s' if workers != 1 else ''})"
+        f"{_count(workers, 'worker ' + worker_kind)})"
         if run
         else "no model yet (teach one in the browser)"
     )
@@ -113,6 +160,60 @@ def serve_cmd(
         timeout_keep_alive=5,
         ws_max_size=settings.max_frame_kb * 1024 + 4096,
     )
+
+
+def _count(n: int, what: str) -> str:
+    plural = "es" if what.endswith("s") else "s"
+    return f"{n} {what}{plural if n != 1 else ''}"
+
+
+def _ray_needs_a_bundle(run, teach) -> None:
+    if teach is not None or run is None:
+        raise MotionscopeError(
+            "serve --engine ray serves a trained bundle RUN (the Teach tab needs --engine local)"
+        )
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise MotionscopeError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+def serve_on_ray(run, settings: dict, replicas: int, max_ongoing: int, address) -> None:
+    """Deploy on Ray Serve, then wait for Ctrl-C (or SIGTERM) and remove the deployment."""
+    import signal
+    import time
+
+    from motionscope.serve.settings import ServeSettings
+
+    def start():
+        from motionscope.serve.ray_serve import RayServeOptions, deploy
+
+        options = RayServeOptions(replicas, max_ongoing, address)
+        return deploy(run, ServeSettings(**settings), options)
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(sig, stop)
+    where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
+    console.print(f"deploying {run} on {where} ({_count(replicas, 'replica')})...", highlight=False)
+    deployment = or_exit(start)
+    console.print(
+        f"serving {run} on Ray Serve ({_count(replicas, 'replica')}, "
+        f"{max_ongoing} predictions each) on {deployment.url}/ - Ctrl-C stops it",
+        highlight=False,
+    )
+
+    try:
+        while True:
+            time.sleep(0.5)  # short: a signal may reach another thread (Ray's)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping: removing the deployment...", highlight=False)
+        deployment.close()
 
 
 def check_port(host: str, port: int) -> None:

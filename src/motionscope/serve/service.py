@@ -1,10 +1,14 @@
 """The inference service behind the API: models loaded once, a bounded pool of workers.
 
-Each worker thread owns one :class:`~motionscope.infer.Recognizer` and one MediaPipe graph
-(a graph is not shared between threads). ``workers + queue_size`` requests are admitted at once;
-the rest are refused with 503 and ``Retry-After``. A request takes its place only once its body
-has fully arrived (so slow senders cannot lock the queue); bodies are read by at most
-``max_receiving`` requests at once, each streamed to disk and cut off with 408 when it arrives
+Each worker owns one :class:`~motionscope.infer.Recognizer` and one MediaPipe graph (a graph is
+not shared). Workers are processes (``worker_kind="process"``, what ``motionscope serve`` runs:
+throughput grows with the cores, see :mod:`motionscope.serve.procpool`) or threads of this
+process (``"thread"``, the light default of the Python API; one interpreter, so about one
+graph's worth of cores). Either way one server thread drives each worker, and the admission,
+the queue and every limit below are the same. ``workers + queue_size`` requests are admitted
+at once; the rest are refused with 503 and ``Retry-After``. A request takes its place only
+once its body has fully arrived (so slow senders cannot lock the queue); bodies are read by at
+most ``max_receiving`` requests at once, each streamed to disk and cut off with 408 when it arrives
 too slowly, so memory and disk stay bounded however many clients knock. Live WebSocket streams
 have their own smaller budget (``max_live``), each with its own streaming recognizer.
 """
@@ -27,6 +31,7 @@ from motionscope.bundle import ONNX_FILE
 from motionscope.errors import BundleError, MotionscopeError
 from motionscope.serve.analyse import Worker, analyse_video
 from motionscope.serve.limits import Admission, ApiError, Deadline, receive_upload, retry_after
+from motionscope.serve.procpool import ProcessWorker, start_workers
 from motionscope.serve.settings import ServeSettings
 
 log = logging.getLogger("motionscope.serve")
@@ -114,9 +119,17 @@ def backend_name(rec) -> str:
     return str(getattr(getattr(rec, "backend", None), "name", "torch"))
 
 
+def run_analysis(worker, path: Path, **kw):
+    """:func:`analyse_video` on a thread worker, or in a worker's process."""
+    if isinstance(worker, ProcessWorker):
+        return worker.analyse(path, **kw)
+    return analyse_video(worker, path, **kw)
+
+
 class InferenceService:
-    """Loads the bundle ``workers + 1`` times at start-up (one per worker, one for live
-    streams) and runs requests in a bounded thread pool."""
+    """Loads the bundle ``workers + 1`` times at start-up (one per worker, thread or process,
+    and one in this process for the metadata and the live streams, which stay in-process) and
+    runs requests on the workers through a bounded queue."""
 
     def __init__(
         self,
@@ -134,11 +147,19 @@ class InferenceService:
             raise BundleError(
                 f"{run}: this model takes {layout.name} sequences, not video; it cannot be served"
             )
-        recs = [first] + [load_recognizer(self.run, settings) for _ in range(settings.workers)]
         self.recognizer = first  # metadata, and the live streams' recognizer
         self.backend = backend_name(first)
-        self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
-        self._workers = [Worker(r) for r in recs[1:]]
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        try:
+            if settings.worker_kind == "process":
+                self._workers: list = start_workers(self.run, settings)
+            else:
+                self._workers = [
+                    Worker(load_recognizer(self.run, settings)) for _ in range(settings.workers)
+                ]
+        except BaseException:
+            _close(first)
+            raise
         for w in self._workers:
             self._idle.put(w)
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="motionscope-infer")
@@ -176,6 +197,8 @@ class InferenceService:
     def status(self) -> dict:
         return {
             "workers": self.settings.workers,
+            "worker_kind": self.settings.worker_kind,
+            "worker_restarts": sum(getattr(w, "restarts", 0) for w in self._workers),
             "running": self.running,
             "queued": max(0, self.admission.active - self.running),
             "capacity": self.settings.capacity,
@@ -209,9 +232,24 @@ class InferenceService:
                     self.running -= 1
                     m = self._mean_s
                     self._mean_s = took if m is None else 0.8 * m + 0.2 * took
-                self._idle.put(worker)
+                if getattr(worker, "dead", False) and not self._closed:
+                    threading.Thread(target=self._revive, args=(worker,), daemon=True).start()
+                else:
+                    self._idle.put(worker)
 
         return self.executor.submit(job)
+
+    def _revive(self, worker: ProcessWorker) -> None:
+        """Restart a worker process that died, then give it work again (a worker that cannot
+        be restarted now tries again when its next request comes, and answers 503)."""
+        try:
+            worker.restart()
+        except Exception as e:
+            log.error("inference worker process %d could not be restarted: %s", worker.index, e)
+        if self._closed:
+            worker.close()
+        else:
+            self._idle.put(worker)
 
     async def predict_upload(
         self, request, *, top_k: int, want_segments: bool, progress=None
@@ -246,7 +284,7 @@ class InferenceService:
                 raise self.busy_error()
             admitted = True
             future = self.submit(
-                lambda w: analyse_video(
+                lambda w: run_analysis(
                     w,
                     upload.path,
                     top_k=top_k,
@@ -312,6 +350,10 @@ class InferenceService:
         self.executor.shutdown(wait=True, cancel_futures=True)
         for w in self._workers:
             w.close()
-        close = getattr(self.recognizer, "close", None)
-        if close is not None:
-            close()
+        _close(self.recognizer)
+
+
+def _close(rec) -> None:
+    close = getattr(rec, "close", None)
+    if close is not None:
+        close()

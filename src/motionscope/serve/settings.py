@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,14 +11,27 @@ from motionscope.infer.backend import BACKENDS as RUN_BACKENDS
 from motionscope.serve.limits import UploadPace
 
 BACKENDS = ("auto", *RUN_BACKENDS)
+WORKER_KINDS = ("process", "thread")
+
+
+def default_workers() -> int:
+    """Worker processes ``motionscope serve`` starts by default: one per usable core, at most
+    two (each holds a model and a MediaPipe graph in memory; raise it with ``--workers``)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 2))
 
 
 @dataclass
 class ServeSettings:
     """How ``motionscope serve`` behaves. Defaults are safe for a laptop on localhost.
 
-    ``workers`` inference workers (threads, one Recognizer and MediaPipe graph each) run at
-    once; ``queue_size`` more requests may wait for one. A request arriving when all
+    ``workers`` inference workers (one Recognizer and MediaPipe graph each) run at once:
+    processes with ``worker_kind="process"`` (what the CLI uses: throughput grows with the
+    cores), threads of this process with ``"thread"`` (the Python API's light default);
+    ``queue_size`` more requests may wait for one. A request arriving when all
     ``workers + queue_size`` places are taken is answered 503 with ``Retry-After``.
     A video longer than ``max_seconds`` is refused with 413 (send a shorter clip, or start the
     server with a larger ``--max-seconds``); within the limit, ``segments=true`` returns the
@@ -27,6 +41,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    worker_kind: str = "thread"  # "process": one process per worker (motionscope serve)
     queue_size: int = 4
     max_upload_mb: float = 50.0
     max_seconds: float = 60.0
@@ -51,6 +66,10 @@ class ServeSettings:
     def __post_init__(self) -> None:
         checks = (
             (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
+            (
+                self.worker_kind in WORKER_KINDS,
+                f"worker kind must be one of {WORKER_KINDS}, got {self.worker_kind!r}",
+            ),
             (self.queue_size >= 0, f"queue_size must be >= 0, got {self.queue_size}"),
             (self.max_upload_mb > 0, f"max upload must be > 0 MB, got {self.max_upload_mb}"),
             (self.max_seconds > 0, f"max seconds must be > 0, got {self.max_seconds}"),
