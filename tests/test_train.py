@@ -210,3 +210,40 @@ def test_ddp_two_cpu_processes(synth_dir, tmp_path):
     assert cfg["train"]["devices"] == 2 and cfg["train"]["strategy"] == "ddp"
     rec = motionscope.load(out, unknown_threshold=0)
     assert rec.predict(synth_dir / "wave" / "1.npy").label in rec.classes
+
+
+def test_kpnet_trains_sensor_series_with_its_body_free_settings(tmp_path):
+    """kpnet's person/camera settings (mixup, 3x64, heavy dropout) lowered the UEA rows, so a
+    generic layout (no body) trains with kpnet-v1's settings; the bundle records what was used
+    and loads with it."""
+    from motionscope.models.registry import get_model_info
+
+    rng = np.random.default_rng(0)
+    for c, freq in (("slow", 1.0), ("fast", 3.0)):
+        (tmp_path / "series" / c).mkdir(parents=True)
+        for i in range(8):
+            t = np.linspace(0, 2 * np.pi, 24)[:, None]
+            x = np.sin(freq * t + rng.uniform(0, 6, (1, 3))) + rng.normal(0, 0.1, (24, 3))
+            np.save(tmp_path / "series" / c / f"{i}.npy", x.astype(np.float32))
+    ds = load_keypoint_dataset(tmp_path / "series", layout="generic", progress=False)
+    info = get_model_info("kpnet")
+    body_free = info.for_layout(ds.layout)
+    assert body_free.hparams == info.generic["hparams"] != info.hparams
+    assert get_model_info("kpnet-v1").for_layout(ds.layout) is get_model_info("kpnet-v1")
+    train(ds, tmp_path / "run", quick(model="kpnet", epochs=2, force=True))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"]["hparams"] == info.generic["hparams"]
+    assert config["optim"]["mixup"] == 0.0
+    assert config["augment"]["yaw_deg"] == 0.0
+    rec = motionscope.load(tmp_path / "run")
+    assert rec.predict(ds.samples[0].data).label in ("slow", "fast")
+
+
+def test_kpnet_keeps_its_people_settings_on_mediapipe_layouts(dataset, bundle_dir):
+    from motionscope.models.registry import get_model_info
+
+    info = get_model_info("kpnet")
+    assert info.for_layout(dataset.layout) is info
+    config = json.loads((bundle_dir / "config.json").read_text())
+    assert config["model"]["hparams"] == info.hparams
+    assert config["optim"]["mixup"] == info.optim["mixup"] > 0

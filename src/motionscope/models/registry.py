@@ -10,12 +10,15 @@ optimiser defaults.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from motionscope.errors import MotionscopeError
+
+if TYPE_CHECKING:
+    from motionscope.keypoints.layout import Layout
 
 Builder = Callable[..., nn.Module]
 
@@ -34,6 +37,16 @@ class ModelInfo:
     # input_kind "frames": SamplingConfig fields (motionscope.video.sampling) the model was
     # designed for (frames per clip, crop size ...); the builder then ignores input_dim
     sampling: dict[str, Any] = field(default_factory=dict)
+    # settings ("augment", "optim", "hparams": each replaces that section) for data without a
+    # body, i.e. a generic layout (UEA/UCR sensor series): augmentation and regularisation that
+    # imitate another person mean nothing there
+    generic: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def for_layout(self, layout: Layout) -> ModelInfo:
+        """These settings as trained on ``layout`` (the ``generic`` ones on a generic layout)."""
+        if not self.generic or not layout.is_generic:
+            return self
+        return replace(self, **{k: dict(v) for k, v in self.generic.items()}, generic={})
 
     def build(self, *, input_dim: int, num_classes: int, window: int, **hparams: Any) -> nn.Module:
         kwargs = {**self.hparams, **hparams}
@@ -54,6 +67,7 @@ def register_model(
     hparams: dict[str, Any] | None = None,
     standardize: bool = False,
     sampling: dict[str, Any] | None = None,
+    generic: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[Builder], Builder]:
     def deco(fn: Builder) -> Builder:
         if name in _REGISTRY:
@@ -69,6 +83,7 @@ def register_model(
             hparams=dict(hparams or {}),
             standardize=standardize,
             sampling=dict(sampling or {}),
+            generic={k: dict(v) for k, v in (generic or {}).items()},
         )
         return fn
 

@@ -156,6 +156,7 @@ def fit_model(
     _quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(cfg.threads or auto_threads())
+    info = info.for_layout(pre.layout)
     optim = _optim_for(info, cfg)
     aug = _augment_for(info, cfg)
     n_classes = len(train.classes)
@@ -325,6 +326,7 @@ def train(
     info = get_model_info(cfg.model)
     if info.input_kind != "keypoints":
         raise DataError(f"model {cfg.model!r} takes {info.input_kind}, not keypoint sequences")
+    info = info.for_layout(ds.layout)
     cfg, spec = _resolve_split(cfg, ds)
     if spec.is_cv and cfg.devices > 1:
         raise DataError(f"{spec} cross-validation runs on one device; drop --devices or the {spec}")
