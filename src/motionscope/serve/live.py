@@ -148,7 +148,7 @@ async def close_for(ws, error: ProtocolError) -> None:
 # -- the socket ---------------------------------------------------------------------------------
 
 
-async def _authenticate(ws, api_key: str | None) -> bool:
+async def authenticate_socket(ws, api_key: str | None) -> bool:
     """Whether the client gave the key (header or first message); :class:`ProtocolError` for a
     first message that breaks the protocol."""
     if api_key is None:
@@ -177,7 +177,7 @@ async def live_socket(ws, service) -> None:
     settings = service.settings
     await ws.accept()
     try:
-        allowed = await _authenticate(ws, settings.api_key)
+        allowed = await authenticate_socket(ws, settings.api_key)
     except ProtocolError as e:
         await close_for(ws, e)
         return

@@ -29,7 +29,7 @@ from motionscope.keypoints.layout import HOLISTIC
 from motionscope.serve.limits import ApiError
 from motionscope.serve.live import (
     ProtocolError,
-    _authenticate,
+    authenticate_socket,
     close_for,
     decode_jpeg,
     drawable,
@@ -84,7 +84,7 @@ async def teach_socket(ws, teach, settings) -> None:
     """Serve one teach connection until the client leaves (see the module docstring)."""
     await ws.accept()
     try:
-        allowed = await _authenticate(ws, settings.api_key)
+        allowed = await authenticate_socket(ws, settings.api_key)
     except ProtocolError as e:
         await close_for(ws, e)
         return
