@@ -89,6 +89,7 @@ def test_worker_processes_answer_like_the_python_api(server, bundle, videos):
     assert_error(post_video(c, videos["garbage"]), 422)  # the child's ApiError, same status
     health = c.get("/health").json()
     assert health["workers"] == 2 and health["capacity"] == 2
+    assert health["worker_kind"] == "process"
     assert service.status()["worker_kind"] == "process"
 
 
@@ -174,7 +175,7 @@ def test_a_killed_worker_is_a_clear_500_and_is_restarted(server, videos, monkeyp
     monkeypatch.undo()
     body = assert_error(answers["r"], 500, "worker process stopped")
     assert "restarted" in body["error"]
-    wait_until(lambda: service.status()["worker_restarts"] == 1, "the worker to be restarted")
+    wait_until(lambda: c.get("/health").json()["worker_restarts"] == 1, "the worker restart")
     wait_until(lambda: not victims[0].dead, "the restarted worker to be ready")
     for _ in range(2):  # both workers answer again
         assert post_video(c, videos["person"]).status_code == 200

@@ -86,6 +86,8 @@ class HealthResponse(BaseModel):
     backend: str
     auth_required: bool
     workers: int
+    worker_kind: str = Field(description='"process" (each worker its own process) or "thread"')
+    worker_restarts: int = Field(description="worker processes restarted after a crash")
     running: int
     queued: int
     capacity: int
