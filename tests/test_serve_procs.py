@@ -176,7 +176,8 @@ def test_a_killed_worker_is_a_clear_500_and_is_restarted(server, videos, monkeyp
     body = assert_error(answers["r"], 500, "worker process stopped")
     assert "restarted" in body["error"]
     wait_until(lambda: c.get("/health").json()["worker_restarts"] == 1, "the worker restart")
-    wait_until(lambda: not victims[0].dead, "the restarted worker to be ready")
+    wait_until(lambda: victims[0].ready, "the restarted worker to be ready")
+    wait_until(lambda: service._idle.qsize() == len(service._workers), "both workers idle")
     for _ in range(2):  # both workers answer again
         assert post_video(c, videos["person"]).status_code == 200
     assert service.admission.active == 0
@@ -192,7 +193,7 @@ def test_every_input_kind_runs_in_a_worker_process(kind, server, bundle, videos,
 
     _, service, _ = server
     if kind == InputKind.KEYPOINTS.value:
-        run, worker = bundle, service._workers[0]
+        run, worker = bundle, service._idle.get(timeout=300)  # not one a request is using
     else:
         name = next(m.name for m in list_models() if m.input_kind == kind)
         write_synthetic_videos(
@@ -206,7 +207,9 @@ def test_every_input_kind_runs_in_a_worker_process(kind, server, bundle, videos,
     try:
         got = worker.analyse(videos["person"], top_k=2, want_segments=False, deadline=Deadline(300))
     finally:
-        if worker is not service._workers[0]:
+        if worker in service._workers:
+            service._idle.put(worker)
+        else:
             worker.close()
             assert worker.proc.exitcode is not None
     expected = motionscope.load(run).predict(videos["person"], top_k=2)

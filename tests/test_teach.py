@@ -174,6 +174,9 @@ def test_teach_one_training_at_a_time_and_cancel_leaves_no_bundle(tmp_path):
 def test_teach_trains_a_bundle_swaps_it_in_and_zips(tmp_path, model):
     app, client = make(tmp_path, training=TeachTraining(model=model, epochs=3, threads=1))
     assert client.get("/v1/model").status_code == 503  # no model yet: a clear error
+    health = client.get("/health")  # ...but the server is up (what `studio` waits for)
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "ok" and health.json()["worker_restarts"] == 0
     r = client.post("/v1/predict", files={"video": ("a.mp4", b"0" * 64)})
     assert r.status_code == 503 and "Teach tab" in r.json()["error"]
     assert client.get("/v1/teach/bundle.zip").status_code == 404

@@ -178,10 +178,18 @@ class ProcessWorker:
 
     def restart(self) -> None:
         with self._lock:
-            self.kill()
-            self.restarts += 1
-            self.start().wait_ready()
-            log.warning("inference worker process %d restarted", self.index)
+            self._restart()
+
+    def _restart(self) -> None:
+        self.kill()
+        self.restarts += 1
+        self.start().wait_ready()
+        log.warning("inference worker process %d restarted", self.index)
+
+    @property
+    def ready(self) -> bool:
+        """Loaded and alive (a worker being restarted is not ready until it has loaded)."""
+        return not self.dead and not self.loading and self.proc is not None and self.proc.is_alive()
 
     def kill(self) -> None:
         self.dead, self.loading = True, False
@@ -231,9 +239,10 @@ class ProcessWorker:
         """:func:`~motionscope.serve.analyse.analyse_video` in the worker process (same
         arguments and errors; ``settings`` are the ones the process was started with)."""
         try:
-            self.wait_ready()  # the first request waits for the bundle to be loaded
-            if self.dead or not self.proc.is_alive():  # died while idle: restart, then go on
-                self.restart()
+            with self._lock:  # one thread reads the pipe's "ready" (a restart may be under way)
+                self.wait_ready()  # the first request waits for the bundle to be loaded
+                if self.dead or not self.proc.is_alive():  # died while idle: restart, go on
+                    self._restart()
         except MotionscopeError as e:
             raise ApiError(
                 503, f"no inference worker is available ({e}); retry later",

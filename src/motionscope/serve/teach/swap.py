@@ -47,6 +47,8 @@ class NoModel:
         s = self.settings
         return {
             "workers": s.workers,
+            "worker_kind": s.worker_kind,
+            "worker_restarts": 0,
             "running": 0,
             "queued": 0,
             "capacity": s.capacity,
