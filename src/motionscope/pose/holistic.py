@@ -8,6 +8,9 @@ to the image width and height, z relative depth.
 
 Only ``mediapipe==0.10.21``-style wheels that still ship ``mp.solutions.holistic`` work, and of
 its three pose models only the bundled ``model_complexity=1`` runs offline.
+
+``graph="pose-hands"`` (:class:`PoseHandsExtractor`) runs Holistic without its face branch (see
+:mod:`motionscope.pose.graph`): the same row format, with the face block zero and never detected.
 """
 
 from __future__ import annotations
@@ -24,16 +27,21 @@ from pathlib import Path
 
 import numpy as np
 
-from motionscope.errors import DataError, MotionscopeError
+from motionscope.errors import DataError
 from motionscope.keypoints.layout import FACE, HOLISTIC, LEFT_HAND, POSE, RIGHT_HAND
+from motionscope.pose.graph import (
+    HOLISTIC_GRAPH,
+    POSE_HANDS_GRAPH,
+    ExtractorError,
+    check_graph,
+    check_threads,
+    graph_for_layout,
+    open_solution,
+)
 
 EXTRACTOR = "mediapipe-holistic"
 WIDTH = HOLISTIC.width  # 1662
 BLOCKS = ("pose", "face", "left_hand", "right_hand")
-
-
-class ExtractorError(MotionscopeError):
-    """The keypoint extractor cannot run as configured (missing package, unsupported setting)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class HolisticSettings:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     smooth_landmarks: bool = True
+    graph: str = HOLISTIC_GRAPH  # "pose-hands": no face branch (the face block stays zero)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -200,6 +209,11 @@ class HolisticExtractor:
 
     ``static_image_mode=False`` (default) tracks landmarks from frame to frame, as the tutorial
     does; :meth:`extract_video` resets the tracking state at the start of every video.
+
+    ``graph``: ``"holistic"`` (default) or ``"pose-hands"`` (no face branch, the face block stays
+    zero); ``graph_threads``: the graph's own threads (``None``: MediaPipe's default, one
+    calculator thread per core; 1 when as many workers as cores share the machine). See
+    :mod:`motionscope.pose.graph`.
     """
 
     def __init__(
@@ -210,6 +224,8 @@ class HolisticExtractor:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         smooth_landmarks: bool = True,
+        graph: str = HOLISTIC_GRAPH,
+        graph_threads: int | None = None,
         quiet: bool = True,
     ) -> None:
         if model_complexity != 1:
@@ -230,7 +246,9 @@ class HolisticExtractor:
             min_detection_confidence=float(min_detection_confidence),
             min_tracking_confidence=float(min_tracking_confidence),
             smooth_landmarks=bool(smooth_landmarks),
+            graph=check_graph(graph),
         )
+        self.graph_threads = check_threads(graph_threads)  # None: MediaPipe's default
         self.quiet = quiet
         self._graph = None
         self._fresh = True  # the next process() call is the first since start/reset
@@ -251,13 +269,14 @@ class HolisticExtractor:
     def open(self) -> HolisticExtractor:
         """Start the graph (done on first use anyway)."""
         if self._graph is None:
-            mp = _import_mediapipe()
+            _import_mediapipe()
             s = self.settings
             self._quiet_start()
             try:
-                self._graph = mp.solutions.holistic.Holistic(
+                self._graph = open_solution(
+                    s.graph,
+                    threads=self.graph_threads,
                     static_image_mode=s.static_image_mode,
-                    model_complexity=s.model_complexity,
                     smooth_landmarks=s.smooth_landmarks,
                     min_detection_confidence=s.min_detection_confidence,
                     min_tracking_confidence=s.min_tracking_confidence,
@@ -326,7 +345,7 @@ class HolisticExtractor:
         found = {}
         for name, block, lms, vis in (
             ("pose", POSE, r.pose_landmarks, True),
-            ("face", FACE, r.face_landmarks, False),
+            ("face", FACE, getattr(r, "face_landmarks", None), False),
             ("left_hand", LEFT_HAND, r.left_hand_landmarks, False),
             ("right_hand", RIGHT_HAND, r.right_hand_landmarks, False),
         ):
@@ -424,9 +443,32 @@ class HolisticExtractor:
             "rotation": info.rotation,  # display-matrix turn applied (frames are upright)
             "detection_rate": {k: round(v, 4) for k, v in rates.items()},
             "settings": {**self.settings.to_dict(), "every": every, "fps": fps},
+            "graph_threads": self.graph_threads,
             "seconds": round(seconds, 3),
             "decode_seconds": round(decode_seconds, 3),
             "frames_per_second": round(keypoints.shape[0] / seconds, 2) if seconds else None,
             "warnings": warnings,
         }
         return keypoints, sidecar
+
+
+class PoseHandsExtractor(HolisticExtractor):
+    """:class:`HolisticExtractor` on the graph without the face (``graph="pose-hands"``): the
+    same ``(1662,)`` rows and interface, the face block zero and never detected. For the
+    layouts without a face (``pose_hands``, ``pose``, ``hands``) it gives the same keypoints
+    for less work (see :mod:`motionscope.pose.graph`)."""
+
+    def __init__(self, model_complexity: int = 1, **kwargs) -> None:
+        kwargs.setdefault("graph", POSE_HANDS_GRAPH)
+        if kwargs["graph"] != POSE_HANDS_GRAPH:
+            raise ExtractorError(
+                f"PoseHandsExtractor runs the {POSE_HANDS_GRAPH!r} graph, not "
+                f"{kwargs['graph']!r}; use HolisticExtractor(graph=...)"
+            )
+        super().__init__(model_complexity, **kwargs)
+
+
+def extractor_for(layout, *, graph_threads: int | None = None, **kwargs) -> HolisticExtractor:
+    """The extractor a model of ``layout`` needs: Holistic when it has a face block, else the
+    graph without the face (:func:`motionscope.pose.graph.graph_for_layout`)."""
+    return HolisticExtractor(graph=graph_for_layout(layout), graph_threads=graph_threads, **kwargs)
