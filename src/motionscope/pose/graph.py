@@ -103,7 +103,7 @@ def _drop_face(config) -> None:
         read = {_name(s) for n in config.node for s in n.input_stream}
         read |= {_name(s) for s in config.output_stream}
         before = len(config.node)
-        _keep(config.node, lambda n: any(_name(s) in read for s in n.output_stream))
+        _keep(config.node, lambda n, read=read: any(_name(s) in read for s in n.output_stream))
         if len(config.node) == before:
             return
 
