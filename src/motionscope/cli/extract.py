@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from motionscope.cli.common import Progress, or_exit
+from motionscope.errors import MotionscopeError
 from motionscope.pose.engines import ENGINES, extract_keypoints
+from motionscope.pose.graph import GRAPHS
 from motionscope.pose.report import REPORT, ExtractReport
 
 __all__ = ["ENGINES", "extract_command", "problems_table", "summary_table"]
@@ -43,6 +45,23 @@ Engine = Annotated[
         "filesystem)."
     ),
 ]
+Graph = Annotated[
+    str,
+    typer.Option(
+        help="MediaPipe graph: holistic (pose, face mesh, hands) or pose-hands (Holistic "
+        "without its face branch: the same pose and hand landmarks, the face block zero, "
+        "faster). The output is 1662 wide either way; pose-hands suits models whose layout "
+        "has no face (pose_hands, pose, hands). Part of the skip-if-done key."
+    ),
+]
+GraphThreads = Annotated[
+    int,
+    typer.Option(
+        help="Threads of each worker's MediaPipe graph (its calculator pool; XNNPACK runs on "
+        "one). 0 = auto: CPU cores / workers, at least 1 (1 with as many workers as cores, "
+        "so 2 workers give ~2x one)."
+    ),
+]
 RayAddress = Annotated[
     str | None,
     typer.Option(help="Address of a running Ray cluster (with --engine ray), e.g. 10.0.0.5:6379."),
@@ -56,6 +75,8 @@ def extract_cmd(
     every: Every = 1,
     engine: Engine = "local",
     ray_address: RayAddress = None,
+    graph: Graph = "holistic",
+    graph_threads: GraphThreads = 0,
     progress: Progress = True,
 ) -> None:
     """Extract MediaPipe Holistic keypoints from videos: resumable, atomic, in parallel.
@@ -64,8 +85,11 @@ def extract_cmd(
     OUT/extract-report.json and make the exit code 1 without stopping the batch.
     """
     code = or_exit(
-        lambda: extract_command(src, out, workers, every, engine, progress, ray_address=ray_address)
-    )
+        lambda: extract_command(
+            src, out, workers, every, engine, progress, ray_address=ray_address, graph=graph,
+            graph_threads=graph_threads or None,
+        )
+    )  # fmt: skip
     raise typer.Exit(code)
 
 
@@ -78,15 +102,19 @@ def extract_command(
     progress: bool = True,
     console: Console | None = None,
     ray_address: str | None = None,
+    graph: str = "holistic",
+    graph_threads: int | None = None,
 ) -> int:
     """Extract keypoints of every video under ``src`` into ``out``; print a summary.
 
     Returns the exit code: 0 when every video was extracted (or skipped, or had no person),
     1 when any video failed. Raises :class:`MotionscopeError` for unusable arguments."""
     console = console or Console()
+    if graph not in GRAPHS:
+        raise MotionscopeError(f"--graph {graph!r} is not available; use {' or '.join(GRAPHS)}")
     report = extract_keypoints(
         src, out, workers=workers, every=every, engine=engine, address=ray_address,
-        progress=progress,
+        progress=progress, graph=graph, graph_threads=graph_threads,
     )  # fmt: skip
     print_report(report, console)
     console.print(

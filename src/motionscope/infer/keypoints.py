@@ -2,9 +2,11 @@
 
 :class:`KeypointRecognizer` takes a ``(T, D)`` keypoint array, a ``.npy`` sequence, a folder of
 per-frame ``.npy`` files, a video file or a folder of frame images. Videos go through MediaPipe
-Holistic (one graph, created on the first video and kept) at the frame rate the model was
-trained at; keypoints in a wider layout than the bundle's (1662-wide Holistic data for a
-258-wide pose + hands model) are converted to it.
+(one graph, created on the first video and kept) at the frame rate the model was trained at:
+Holistic when the model reads the face block, else Holistic without its face branch
+(``"pose-hands"``, :mod:`motionscope.pose.graph`), which gives the same pose and hands for less
+work. Keypoints in a wider layout than the bundle's (1662-wide Holistic data for a 258-wide
+pose + hands model) are converted to it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class KeypointRecognizer(Recognizer):
     def __init__(self, bundle: Bundle, model, pre: Preprocessor, backend=None) -> None:
         super().__init__(bundle, model, pre, backend)
         self._extractor = None  # MediaPipe graph, created on the first video and kept
+        self.graph_threads: int | None = None  # MediaPipe graph threads (None: its default)
 
     @property
     def uses_pose(self) -> bool:  # type: ignore[override]
@@ -63,7 +66,9 @@ class KeypointRecognizer(Recognizer):
         model.eval()
         if threads:
             torch.set_num_threads(threads)
-        return cls(bundle, model, pre, make_backend(backend, bundle, model, threads=threads))
+        rec = cls(bundle, model, pre, make_backend(backend, bundle, model, threads=threads))
+        rec.graph_threads = threads or None  # one server worker per core: one thread each
+        return rec
 
     def close(self) -> None:
         """Release the MediaPipe graph (if a video was predicted)."""
@@ -77,13 +82,28 @@ class KeypointRecognizer(Recognizer):
                 f"this model takes {self.layout.name} sequences, not video; pass arrays"
             )
 
-    def extractor(self):
-        """This recognizer's MediaPipe Holistic graph (created on first use)."""
+    @property
+    def graph(self) -> str:
+        """The MediaPipe graph videos go through: ``"holistic"`` when the model reads the face
+        block (:attr:`Preprocessor.uses_face`), else ``"pose-hands"`` (the same pose and hands,
+        no face branch)."""
+        from motionscope.pose.graph import graph_for
+
+        return graph_for(face=self.pre.uses_face)
+
+    def new_extractor(self):
+        """A new MediaPipe graph for this model's layout (:attr:`graph`, ``graph_threads``);
+        the caller closes it."""
         from motionscope.pose.holistic import HolisticExtractor
 
         self._check_video()
+        return HolisticExtractor(graph=self.graph, graph_threads=self.graph_threads)
+
+    def extractor(self):
+        """This recognizer's MediaPipe graph (created on first use, see :attr:`graph`)."""
+        self._check_video()
         if self._extractor is None:
-            self._extractor = HolisticExtractor()
+            self._extractor = self.new_extractor()
         return self._extractor
 
     def keypoints_from_video(self, path: Path | str) -> np.ndarray:
@@ -101,7 +121,7 @@ class KeypointRecognizer(Recognizer):
         total_ms = (time.perf_counter() - start) * 1e3
         decode_ms = min(total_ms, float(info.get("decode_seconds") or 0.0) * 1e3)
         self._timings["decode"] = self._timings.get("decode", 0.0) + decode_ms
-        pose_ms = total_ms - decode_ms  # MediaPipe Holistic (and the conversion)
+        pose_ms = total_ms - decode_ms  # MediaPipe (and the conversion)
         self._timings["pose"] = self._timings.get("pose", 0.0) + pose_ms
         if not arr.any():
             raise DataError(f"no person detected in {path}: nothing to recognise")

@@ -9,8 +9,9 @@
 
 How it works:
 
-- Every pushed frame goes through MediaPipe Holistic (one graph per stream, created on the first
-  frame, keeping its tracking state between frames) and its keypoints, converted to the bundle's
+- Every pushed frame goes through MediaPipe (one graph per stream, created on the first frame,
+  keeping its tracking state between frames: Holistic, or Holistic without its face branch when
+  the bundle's layout has no face) and its keypoints, converted to the bundle's
   layout, go into a ring buffer of the last ``W`` frames (``W`` = the bundle's window unless
   ``window`` says otherwise; a different ``W`` is resampled to the model's window, which changes
   the time scale the model sees, so keep the default unless you know why).
@@ -112,7 +113,8 @@ def _positive_int(name: str, value) -> int:
 
 class KeypointBuffer:
     """The ring of the last ``window`` keypoint rows of a keypoint model's stream. Frames go
-    through MediaPipe Holistic (``extractor``, or a graph of its own created on first use)."""
+    through MediaPipe (``extractor``, or a graph of its own created on first use: Holistic, or
+    Holistic without the face when the model's layout has none)."""
 
     def __init__(self, recognizer, window: int, extractor=None) -> None:
         self.recognizer = recognizer
@@ -149,9 +151,7 @@ class KeypointBuffer:
                 "use push_keypoints() with its own vectors"
             )
         if self._extractor is None:
-            from motionscope.pose.holistic import HolisticExtractor
-
-            self._extractor = HolisticExtractor()
+            self._extractor = self.recognizer.new_extractor()  # the graph its layout needs
         start = time.perf_counter()
         holistic, found = self._extractor.process_blocks(frame_rgb)
         pose_ms = (time.perf_counter() - start) * 1e3

@@ -25,6 +25,12 @@ class Preprocessor:
     def input_dim(self) -> int:
         return feature_dim(self.layout, self.features)
 
+    @property
+    def uses_face(self) -> bool:
+        """Whether the model input reads the face block (raw features of a layout with a face,
+        or ``features.face``): if not, video needs no face landmarks."""
+        return self.layout.has("face") and (self.features.kind == "raw" or self.features.face)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``(T, D)`` float32 to ``(window, F)`` float32."""
         return make_features(

@@ -42,6 +42,7 @@ import numpy as np
 from motionscope.atomic import tmp_path, write_json, write_npy
 from motionscope.data.source import Source, SourceKind, detect_source
 from motionscope.errors import DataError, MotionscopeError
+from motionscope.pose.graph import HOLISTIC_GRAPH, auto_threads, check_threads
 from motionscope.pose.holistic import EXTRACTOR, WIDTH, HolisticExtractor, mediapipe_version
 from motionscope.pose.report import REPORT, STATUSES, ExtractReport, VideoResult
 from motionscope.progress import RateBar
@@ -158,6 +159,8 @@ def content_hash(source: Path) -> str:
 
 def extraction_key(content: str, settings: dict) -> str:
     """The key a finished video's sidecar must hold to be skipped."""
+    if settings.get("graph") == HOLISTIC_GRAPH:  # the key of sidecars written before --graph
+        settings = {k: v for k, v in settings.items() if k != "graph"}
     blob = json.dumps(
         {
             "format": SIDECAR_FORMAT,
@@ -357,12 +360,17 @@ def extract_batch(
     min_detection_confidence: float = 0.5,
     min_tracking_confidence: float = 0.5,
     static_image_mode: bool = False,
+    graph: str = HOLISTIC_GRAPH,
+    graph_threads: int | None = None,
 ) -> ExtractReport:
     """Extract MediaPipe Holistic keypoints of every video under ``src`` into ``out``.
 
-    ``workers`` processes (default: the number of cores) each keep one Holistic graph alive;
-    ``workers=1`` runs in this process. ``every=K`` keeps every K-th frame. Returns the report
-    that is also written to ``out/extract-report.json``.
+    ``workers`` processes (default: the number of cores) each keep one graph alive;
+    ``workers=1`` runs in this process. ``every=K`` keeps every K-th frame. ``graph``:
+    ``"holistic"`` or ``"pose-hands"`` (no face branch; the rows stay 1662 wide with the face
+    zero), part of the skip-if-done key. ``graph_threads``: each graph's threads (default: the
+    cores each worker has, cores // workers, at least 1; see :mod:`motionscope.pose.graph`).
+    Returns the report that is also written to ``out/extract-report.json``.
     """
     settings = engine_settings(
         workers,
@@ -370,14 +378,18 @@ def extract_batch(
         static_image_mode=static_image_mode,
         min_detection_confidence=min_detection_confidence,
         min_tracking_confidence=min_tracking_confidence,
+        graph=graph,
     )
+    check_threads(graph_threads)
 
     def run(tasks: list[dict], on_done) -> int:
         n_workers = min(workers or default_workers(), len(tasks))
+        threads = graph_threads or auto_threads(n_workers)
+        with_threads = {**settings, "graph_threads": threads}
         if n_workers == 1:
-            _run_inline(tasks, settings, on_done)
+            _run_inline(tasks, with_threads, on_done)
         else:
-            _run_pool(tasks, settings, n_workers, on_done)
+            _run_pool(tasks, with_threads, n_workers, on_done)
         return n_workers
 
     return run_batch(

@@ -20,9 +20,12 @@ def extract_keypoints(
     workers: int | None = None,
     every: int = 1,
     progress: bool = True,
+    graph: str = "holistic",
+    graph_threads: int | None = None,
 ) -> ExtractReport:
     """:func:`extract_batch` (``engine="local"``) or its Ray twin (``engine="ray"``, on the
-    cluster at ``address`` when given, else a local Ray runtime; ``workers`` caps the actors)."""
+    cluster at ``address`` when given, else a local Ray runtime; ``workers`` caps the actors).
+    ``graph`` and ``graph_threads``: see :func:`extract_batch`."""
     if engine not in ENGINES:
         raise MotionscopeError(
             f"--engine {engine!r} is not available; use one of {', '.join(ENGINES)}"
@@ -33,6 +36,10 @@ def extract_keypoints(
         from motionscope.pose.ray_engine import extract_batch_ray
 
         return extract_batch_ray(
-            src, out, every=every, address=address, workers=workers, progress=progress
-        )
-    return extract_batch(src, out, workers=workers, every=every, progress=progress)
+            src, out, every=every, address=address, workers=workers, progress=progress,
+            graph=graph, graph_threads=graph_threads,
+        )  # fmt: skip
+    return extract_batch(
+        src, out, workers=workers, every=every, progress=progress, graph=graph,
+        graph_threads=graph_threads,
+    )  # fmt: skip

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 
 from motionscope.errors import MotionscopeError
-from motionscope.keypoints.layout import Layout
 
 HOLISTIC_GRAPH = "holistic"
 POSE_HANDS_GRAPH = "pose-hands"
@@ -63,9 +62,9 @@ def check_threads(threads: int | None) -> int | None:
     return threads
 
 
-def graph_for_layout(layout: Layout) -> str:
-    """The cheapest graph that fills every block of ``layout``: Holistic only when it has a face."""
-    return HOLISTIC_GRAPH if layout.has("face") else POSE_HANDS_GRAPH
+def graph_for(*, face: bool) -> str:
+    """The cheapest graph for keypoints that need the face (Holistic) or not (pose-hands)."""
+    return HOLISTIC_GRAPH if face else POSE_HANDS_GRAPH
 
 
 def auto_threads(workers: int, cores: int | None = None) -> int:

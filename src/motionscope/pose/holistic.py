@@ -35,7 +35,6 @@ from motionscope.pose.graph import (
     ExtractorError,
     check_graph,
     check_threads,
-    graph_for_layout,
     open_solution,
 )
 
@@ -466,9 +465,3 @@ class PoseHandsExtractor(HolisticExtractor):
                 f"{kwargs['graph']!r}; use HolisticExtractor(graph=...)"
             )
         super().__init__(model_complexity, **kwargs)
-
-
-def extractor_for(layout, *, graph_threads: int | None = None, **kwargs) -> HolisticExtractor:
-    """The extractor a model of ``layout`` needs: Holistic when it has a face block, else the
-    graph without the face (:func:`motionscope.pose.graph.graph_for_layout`)."""
-    return HolisticExtractor(graph=graph_for_layout(layout), graph_threads=graph_threads, **kwargs)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from motionscope.errors import DataError, MotionscopeError
 from motionscope.pose.batch import ExtractReport, _extract_one, engine_settings, run_batch
+from motionscope.pose.graph import check_threads
 from motionscope.pose.holistic import HolisticExtractor
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ def extract_batch_ray(
     min_detection_confidence: float = 0.5,
     min_tracking_confidence: float = 0.5,
     static_image_mode: bool = False,
+    graph: str = "holistic",
+    graph_threads: int | None = None,
 ) -> ExtractReport:
     """Extract keypoints of every video under ``src`` into ``out`` with Ray actors.
 
@@ -129,7 +132,8 @@ def extract_batch_ray(
     is started. Ray already running in this process is used as is. One actor (1 CPU) per
     available CPU, at most ``workers`` and at most one per video. Ray is shut down afterwards
     only when this call started it. Same outputs and report as the local engine, with
-    ``engine="ray"``.
+    ``engine="ray"``. ``graph`` as for the local engine; ``graph_threads`` defaults to 1 (each
+    actor reserves one CPU).
     """
     if num_cpus is not None and num_cpus < 1:
         raise DataError(f"num_cpus must be >= 1, got {num_cpus}")
@@ -139,7 +143,9 @@ def extract_batch_ray(
         static_image_mode=static_image_mode,
         min_detection_confidence=min_detection_confidence,
         min_tracking_confidence=min_tracking_confidence,
+        graph=graph,
     )
+    actor_settings = {**settings, "graph_threads": check_threads(graph_threads) or 1}
     ray = _import_ray()
 
     def run(tasks: list[dict], on_done) -> int:
@@ -147,7 +153,7 @@ def extract_batch_ray(
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             n_actors = max(1, min(cpus, workers or cpus, len(tasks)))
-            _run_actors(ray, tasks, settings, n_actors, on_done)
+            _run_actors(ray, tasks, actor_settings, n_actors, on_done)
         finally:
             if started:
                 ray.shutdown()
