@@ -1,10 +1,27 @@
 """Keypoint extraction: speed (`extract` vs a bare MediaPipe loop, 2 workers vs 1, worker thread
-settings) and the synthetic-video pipeline (pose detection rate, kpnet accuracy on held-out
-videos).
+settings), the face-free graph vs Holistic, worker scaling with graph threads, and the
+synthetic-video pipeline (pose detection rate, kpnet accuracy on held-out videos).
 
-    .venv/bin/python bench/extract.py                      # everything (~15 min on 2 cores)
-    .venv/bin/python bench/extract.py --only speed --rounds 3
-    .venv/bin/python bench/extract.py --only synthetic
+    .venv/bin/python bench/extract.py                      # speed + synthetic (~15 min on 2 cores)
+    .venv/bin/python bench/extract.py --part speed --rounds 3
+    .venv/bin/python bench/extract.py --part synthetic
+    .venv/bin/python bench/extract.py --part graph         # ~4 min
+    .venv/bin/python bench/extract.py --part scaling       # ~8 min
+
+graph: the same decoded frames (the first ``--graph-frames`` of real clips in
+``../shared/datasets/mmaction2-samples``, when present, and of a synthetic cartoon video) through
+one Holistic and one face-free (``pose-hands``) graph, with MediaPipe's default threads and with
+``graph_threads=1``; per round the graphs run in a rotated order. Frames per second of
+``process`` only (decoding is done beforehand), the cores each graph keeps busy, the ratio
+face-free / Holistic (median of the per-round ratios), and the landmark agreement (as
+``tests/test_pose_graph.py`` measures it). Writes bench/results/extract-graph.json.
+
+scaling: ``extract_batch`` end to end on synthetic videos (as ``speed``) with 1 worker of one
+graph thread (the single-threaded worker), 1 worker with the auto threads (cores / workers), 2
+workers with 1 graph thread (the auto setting), and 2 workers with 2 graph threads each (what
+MediaPipe's default amounts to on 2 cores); rotated order per round. Ratios within a round: 2
+workers / 1 worker (both one thread each), and best / (cores x single-threaded worker). Writes
+bench/results/extract-scaling.json.
 
 speed: on synthetic cartoon videos (8 clips of 6 s at 640x480 by default, generated into a
 temporary folder; long enough that starting the worker processes is a small part), in one run:
@@ -45,11 +62,17 @@ from pathlib import Path
 
 from motionscope.pose import batch
 from motionscope.pose.batch import extract_batch
+from motionscope.pose.graph import GRAPHS
 from motionscope.pose.holistic import HolisticExtractor
 from motionscope.video.decode import iter_frames
 from motionscope.video.synth import VIDEO_ACTIONS, write_synthetic_videos
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REAL_CLIPS = (
+    "tests/data/test.avi",
+    "demo/demo.mp4",
+)  # 320x240 with a face; 340x256 (arm wrestling)
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mmaction2-samples"
 VARIANTS = ("pinned", "one-thread")
 FPS = 15
 
@@ -221,6 +244,212 @@ def speed(args, tmp: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# graph: face-free vs Holistic on the same frames
+# ---------------------------------------------------------------------------------------------
+
+XY_COLUMNS = {  # x and y columns of each compared block in the 1662 row
+    "pose": [c for i in range(33) for c in (4 * i, 4 * i + 1)],
+    "left_hand": [1536 + c for i in range(21) for c in (3 * i, 3 * i + 1)],
+    "right_hand": [1599 + c for i in range(21) for c in (3 * i, 3 * i + 1)],
+}
+
+
+def agreement(a, b) -> dict:
+    """Per block: presence agreement, frames both detected, median / p95 / max abs x, y diff."""
+    import numpy as np
+
+    from motionscope.keypoints.layout import HOLISTIC
+
+    out = {}
+    for block, cols in XY_COLUMNS.items():
+        fa, fb = a[:, HOLISTIC.slice(block)].any(1), b[:, HOLISTIC.slice(block)].any(1)
+        both = fa & fb
+        d = np.abs(a[both][:, cols] - b[both][:, cols])
+        out[block] = {
+            "presence_agreement": round(float((fa == fb).mean()), 4),
+            "frames_both": int(both.sum()),
+            "median_abs_xy": float(np.median(d)) if d.size else None,
+            "p95_abs_xy": float(np.percentile(d, 95)) if d.size else None,
+            "max_abs_xy": float(d.max()) if d.size else None,
+        }
+    return out
+
+
+def _graph_fps(ex: HolisticExtractor, frames) -> tuple[float, float, object, dict]:
+    ex.reset()
+    t, c = time.perf_counter(), _cpu_seconds()
+    kp, rates = ex.extract_frames(frames)
+    seconds = time.perf_counter() - t
+    return len(frames) / seconds, (_cpu_seconds() - c) / seconds, kp, rates
+
+
+def graph_part(args, tmp: Path) -> dict:
+    import numpy as np
+
+    from motionscope.video.synth import render_clip
+
+    clips: dict[str, list] = {}
+    for rel in REAL_CLIPS:
+        path = SHARED / rel
+        if path.is_file():
+            clips[f"real:{path.name}"] = list(iter_frames(path))[: args.graph_frames]
+        else:
+            print(f"skipping {rel}: ../shared/datasets not present", flush=True)
+    synth = render_clip("wave", np.random.default_rng(5), (320, 240), args.graph_frames, fps=FPS)
+    clips["synthetic:wave-320x240"] = [np.ascontiguousarray(f) for f in synth]
+    settings = [(g, t) for t in (None, 1) for g in GRAPHS]  # (graph, graph_threads)
+    names = [f"{g}/threads={t or 'default'}" for g, t in settings]
+    extractors = {
+        n: HolisticExtractor(graph=g, graph_threads=t)
+        for n, (g, t) in zip(names, settings, strict=True)
+    }
+    fps: dict = {c: {n: [] for n in names} for c in clips}
+    cores: dict = {c: {n: [] for n in names} for c in clips}
+    keypoints: dict = {c: {} for c in clips}
+    rates: dict = {c: {} for c in clips}
+    loads = []
+    try:
+        warm = next(iter(clips.values()))[0]
+        for ex in extractors.values():  # one at a time: each ends its quiet start-up first
+            ex.process(warm)
+        for r in range(args.rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            if r % 2:
+                order.reverse()
+            for clip, frames in clips.items():
+                for n in order:
+                    f, c, kp, rate = _graph_fps(extractors[n], frames)
+                    fps[clip][n].append(f)
+                    cores[clip][n].append(c)
+                    keypoints[clip][n], rates[clip][n] = kp, rate
+                    print(
+                        f"round {r} {clip:28s} {n:28s} {f:6.2f} frames/s {c:.2f} cores", flush=True
+                    )
+            loads.append(os.getloadavg()[0])
+    finally:
+        for ex in extractors.values():
+            ex.close()
+    result: dict = {
+        "command": "python bench/extract.py " + " ".join(sys.argv[1:]),
+        "cpus": os.cpu_count(),
+        "rounds": args.rounds,
+        "frames_per_clip": {c: len(f) for c, f in clips.items()},
+        "load_average_1min_before": round(args.load_before, 2),
+        "load_average_1min_after_each_round": [round(x, 2) for x in loads],
+        "clips": {},
+    }
+    ratios_all = {"threads=default": [], "threads=1": []}
+    for clip in clips:
+        per = {n: round(statistics.median(v), 2) for n, v in fps[clip].items()}
+        ratio = {}
+        for t in ("default", "1"):
+            free, full = fps[clip][f"pose-hands/threads={t}"], fps[clip][f"holistic/threads={t}"]
+            per_round = [a / b for a, b in zip(free, full, strict=True)]
+            ratios_all[f"threads={t}"].extend(per_round)
+            ratio[f"threads={t}"] = {
+                "median": round(statistics.median(per_round), 3),
+                "per_round": [round(x, 3) for x in per_round],
+            }
+        result["clips"][clip] = {
+            "frames_per_second_median": per,
+            "frames_per_second": {n: [round(x, 2) for x in v] for n, v in fps[clip].items()},
+            "cores_busy_median": {
+                n: round(statistics.median(v), 2) for n, v in cores[clip].items()
+            },
+            "ratio_face_free_over_holistic": ratio,
+            "detection_rate": {
+                n: {k: round(v, 3) for k, v in rt.items()} for n, rt in rates[clip].items()
+            },
+            "agreement_face_free_vs_holistic": agreement(
+                keypoints[clip]["holistic/threads=default"],
+                keypoints[clip]["pose-hands/threads=default"],
+            ),
+            "agreement_one_thread_vs_default": agreement(
+                keypoints[clip]["pose-hands/threads=default"],
+                keypoints[clip]["pose-hands/threads=1"],
+            ),
+        }
+    result["ratio_face_free_over_holistic_all_clips_median"] = {
+        k: round(statistics.median(v), 3) for k, v in ratios_all.items()
+    }
+    result["goal_face_free_at_least_1.4x"] = {
+        k: statistics.median(v) >= 1.4 for k, v in ratios_all.items()
+    }
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# scaling: workers x graph threads, extract_batch end to end
+# ---------------------------------------------------------------------------------------------
+
+SCALING = {  # name -> (workers, graph_threads)
+    "1w-1t": (1, 1),
+    "1w-auto": (1, None),
+    "2w-1t": (2, 1),
+    "2w-2t": (2, 2),
+}
+
+
+def scaling_part(args, tmp: Path) -> dict:
+    w, h = (int(v) for v in args.size.split("x"))
+    src = tmp / "scaling-videos"
+    write_synthetic_videos(
+        src, classes=2, per_class=max(1, args.clips // 2), seed=0, size=(w, h),
+        seconds=args.seconds, fps=FPS,
+    )  # fmt: skip
+    graph = args.scaling_graph
+    configs = list(SCALING)
+    runs: dict[str, list[float]] = {c: [] for c in configs}
+    loads = []
+    for r in range(args.rounds):
+        order = configs[r % len(configs) :] + configs[: r % len(configs)]
+        if r % 2:
+            order.reverse()
+        for c in order:
+            workers, threads = SCALING[c]
+            report = extract_batch(
+                src, tmp / f"scaling-{c}-{r}", workers=workers, progress=False, graph=graph,
+                graph_threads=threads,
+            )  # fmt: skip
+            if report.failed:
+                raise RuntimeError(f"extraction failed: {report.failed}")
+            runs[c].append(report.frames_per_second)
+            print(f"round {r} {c:8s} {report.frames_per_second:6.2f} frames/s", flush=True)
+        loads.append(os.getloadavg()[0])
+    cpus = len(os.sched_getaffinity(0))
+    per_round = {
+        "2w_1t_over_1w_1t": [a / b for a, b in zip(runs["2w-1t"], runs["1w-1t"], strict=True)],
+        "best_over_cores_x_single": [
+            max(runs[c][i] for c in configs) / (cpus * runs["1w-1t"][i]) for i in range(args.rounds)
+        ],
+        "2w_1t_over_2w_2t": [a / b for a, b in zip(runs["2w-1t"], runs["2w-2t"], strict=True)],
+    }
+    med = {c: statistics.median(v) for c, v in runs.items()}
+    ratios = {k: round(statistics.median(v), 3) for k, v in per_round.items()}
+    return {
+        "command": "python bench/extract.py " + " ".join(sys.argv[1:]),
+        "cpus": cpus,
+        "graph": graph,
+        "clips": len(sorted(src.rglob("*.mp4"))),
+        "size": args.size,
+        "frames_per_clip": round(args.seconds * FPS),
+        "rounds": args.rounds,
+        "configurations": {
+            c: {"workers": wk, "graph_threads": t or "auto"} for c, (wk, t) in SCALING.items()
+        },
+        "load_average_1min_before": round(args.load_before, 2),
+        "load_average_1min_after_each_round": [round(x, 2) for x in loads],
+        "frames_per_second": {c: [round(x, 2) for x in v] for c, v in runs.items()},
+        "frames_per_second_median": {c: round(v, 2) for c, v in med.items()},
+        "best_per_round": [max(configs, key=lambda c, i=i: runs[c][i]) for i in range(args.rounds)],
+        "ratios_per_round": {k: [round(x, 3) for x in v] for k, v in per_round.items()},
+        "ratios": ratios,
+        "goal_2_workers_at_least_1.9x": ratios["2w_1t_over_1w_1t"] >= 1.9,
+        "goal_best_over_cores_x_single_at_least_0.9": ratios["best_over_cores_x_single"] >= 0.9,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # synthetic-video pipeline
 # ---------------------------------------------------------------------------------------------
 
@@ -340,7 +569,17 @@ def _n_test(n: int, fraction: float = 0.25) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="speed,synthetic", help="speed, synthetic or both")
+    ap.add_argument(
+        "--part",
+        "--only",
+        dest="part",
+        default="speed,synthetic",
+        help="comma-separated: speed, synthetic, graph, scaling",
+    )
+    ap.add_argument("--graph-frames", type=int, default=120, help="graph: frames per clip")
+    ap.add_argument(
+        "--scaling-graph", default="holistic", choices=GRAPHS, help="scaling: the graph"
+    )
     ap.add_argument("--clips", type=int, default=8, help="speed: clips")
     ap.add_argument("--seconds", type=float, default=6.0, help="speed: seconds per clip")
     ap.add_argument("--size", default="640x480", help="speed: frame size")
@@ -350,9 +589,21 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None, help="synthetic: extraction workers")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    parts = set(args.only.split(","))
+    parts = set(args.part.split(","))
+    unknown = parts - {"speed", "synthetic", "graph", "scaling"}
+    if unknown:
+        ap.error(f"unknown --part {', '.join(sorted(unknown))}")
+    args.load_before = os.getloadavg()[0]
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="motionscope-extract-") as tmp:
+        if "graph" in parts:
+            result = graph_part(args, Path(tmp))
+            print(json.dumps(result, indent=2))
+            (args.out / "extract-graph.json").write_text(json.dumps(result, indent=2) + "\n")
+        if "scaling" in parts:
+            result = scaling_part(args, Path(tmp))
+            print(json.dumps(result, indent=2))
+            (args.out / "extract-scaling.json").write_text(json.dumps(result, indent=2) + "\n")
         if "speed" in parts:
             result = speed(args, Path(tmp))
             print(json.dumps(result, indent=2))

@@ -49,9 +49,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::motionscope.data.sizecheck.Data
 
 @pytest.fixture(scope="module")
 def graphs():
-    """One Holistic and one face-free graph for the whole module."""
-    with HolisticExtractor() as holistic, PoseHandsExtractor() as pose_hands:
-        yield holistic, pose_hands
+    """One Holistic and one face-free graph for the whole module. Each processes a frame before
+    the next starts: a quiet graph keeps file descriptor 2 silenced until its first frame."""
+    frame = synthetic_frames(1)[0]
+    with HolisticExtractor() as holistic:
+        holistic.process(frame)
+        with PoseHandsExtractor() as pose_hands:
+            pose_hands.process(frame)
+            yield holistic, pose_hands
 
 
 def synthetic_frames(n: int = 40) -> list[np.ndarray]:
