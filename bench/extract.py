@@ -87,6 +87,11 @@ def _cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _children_cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def bare_fps(videos: list[Path], cpu: list[float] | None = None) -> float:
     """Frames per second of the bare loop; appends the cores it kept busy to ``cpu``."""
     clips = [list(iter_frames(v)) for v in videos]
@@ -356,6 +361,17 @@ def graph_part(args, tmp: Path) -> dict:
             "cores_busy_median": {
                 n: round(statistics.median(v), 2) for n, v in cores[clip].items()
             },
+            # CPU time a frame costs (cores busy / frames per second): less sensitive to other
+            # load on the machine than frames per second
+            "cpu_ms_per_frame_median": {
+                n: round(
+                    statistics.median(
+                        1e3 * c / f for c, f in zip(cores[clip][n], fps[clip][n], strict=True)
+                    ),
+                    1,
+                )
+                for n in names
+            },
             "ratio_face_free_over_holistic": ratio,
             "detection_rate": {
                 n: {k: round(v, 3) for k, v in rt.items()} for n, rt in rates[clip].items()
@@ -400,6 +416,7 @@ def scaling_part(args, tmp: Path) -> dict:
     graph = args.scaling_graph
     configs = list(SCALING)
     runs: dict[str, list[float]] = {c: [] for c in configs}
+    per_cpu: dict[str, list[float]] = {c: [] for c in configs}  # frames per CPU second
     loads = []
     for r in range(args.rounds):
         order = configs[r % len(configs) :] + configs[: r % len(configs)]
@@ -407,14 +424,21 @@ def scaling_part(args, tmp: Path) -> dict:
             order.reverse()
         for c in order:
             workers, threads = SCALING[c]
+            cpu = _cpu_seconds() + _children_cpu_seconds()
             report = extract_batch(
                 src, tmp / f"scaling-{c}-{r}", workers=workers, progress=False, graph=graph,
                 graph_threads=threads,
             )  # fmt: skip
             if report.failed:
                 raise RuntimeError(f"extraction failed: {report.failed}")
+            cpu = _cpu_seconds() + _children_cpu_seconds() - cpu  # the workers were joined
             runs[c].append(report.frames_per_second)
-            print(f"round {r} {c:8s} {report.frames_per_second:6.2f} frames/s", flush=True)
+            per_cpu[c].append(report.frames_extracted / cpu)
+            print(
+                f"round {r} {c:8s} {report.frames_per_second:6.2f} frames/s "
+                f"{per_cpu[c][-1]:6.2f} frames per CPU second",
+                flush=True,
+            )
         loads.append(os.getloadavg()[0])
     cpus = len(os.sched_getaffinity(0))
     per_round = {
@@ -441,6 +465,13 @@ def scaling_part(args, tmp: Path) -> dict:
         "load_average_1min_after_each_round": [round(x, 2) for x in loads],
         "frames_per_second": {c: [round(x, 2) for x in v] for c, v in runs.items()},
         "frames_per_second_median": {c: round(v, 2) for c, v in med.items()},
+        # frames per CPU second (this process and its joined workers): how much work a frame
+        # costs in each configuration, whatever else the machine runs; equal values for 1 and
+        # 2 workers mean 2 idle cores would give 2x
+        "frames_per_cpu_second": {c: [round(x, 2) for x in v] for c, v in per_cpu.items()},
+        "frames_per_cpu_second_median": {
+            c: round(statistics.median(v), 2) for c, v in per_cpu.items()
+        },
         "best_per_round": [max(configs, key=lambda c, i=i: runs[c][i]) for i in range(args.rounds)],
         "ratios_per_round": {k: [round(x, 3) for x in v] for k, v in per_round.items()},
         "ratios": ratios,
