@@ -35,6 +35,14 @@ Workers = Annotated[
     typer.Option(help="Parallel worker processes, one MediaPipe graph each (default: CPU cores)."),
 ]
 Every = Annotated[int, typer.Option(help="Keep every K-th frame.")]
+Fps = Annotated[
+    float | None,
+    typer.Option(
+        help="Extract at this frame rate (e.g. 15, the rate your model trains at): MediaPipe "
+        "runs only on the frames it needs, a slower video repeats frames; the rate is recorded "
+        "in each sidecar (keypoint_fps). Default: each video's own rate."
+    ),
+]
 Engine = Annotated[
     str,
     typer.Option(
@@ -54,6 +62,7 @@ def extract_cmd(
     out: Out,
     workers: Workers = None,
     every: Every = 1,
+    fps: Fps = None,
     engine: Engine = "local",
     ray_address: RayAddress = None,
     progress: Progress = True,
@@ -64,7 +73,9 @@ def extract_cmd(
     OUT/extract-report.json and make the exit code 1 without stopping the batch.
     """
     code = or_exit(
-        lambda: extract_command(src, out, workers, every, engine, progress, ray_address=ray_address)
+        lambda: extract_command(
+            src, out, workers, every, engine, progress, ray_address=ray_address, fps=fps
+        )
     )
     raise typer.Exit(code)
 
@@ -78,6 +89,7 @@ def extract_command(
     progress: bool = True,
     console: Console | None = None,
     ray_address: str | None = None,
+    fps: float | None = None,
 ) -> int:
     """Extract keypoints of every video under ``src`` into ``out``; print a summary.
 
@@ -85,7 +97,7 @@ def extract_command(
     1 when any video failed. Raises :class:`MotionscopeError` for unusable arguments."""
     console = console or Console()
     report = extract_keypoints(
-        src, out, workers=workers, every=every, engine=engine, address=ray_address,
+        src, out, workers=workers, every=every, fps=fps, engine=engine, address=ray_address,
         progress=progress,
     )  # fmt: skip
     print_report(report, console)

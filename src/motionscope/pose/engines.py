@@ -19,6 +19,7 @@ def extract_keypoints(
     address: str | None = None,
     workers: int | None = None,
     every: int = 1,
+    fps: float | None = None,
     progress: bool = True,
 ) -> ExtractReport:
     """:func:`extract_batch` (``engine="local"``) or its Ray twin (``engine="ray"``, on the
@@ -33,6 +34,7 @@ def extract_keypoints(
         from motionscope.pose.ray_engine import extract_batch_ray
 
         return extract_batch_ray(
-            src, out, every=every, address=address, workers=workers, progress=progress
-        )
-    return extract_batch(src, out, workers=workers, every=every, progress=progress)
+            src, out, every=every, fps=fps, address=address, workers=workers,
+            progress=progress,
+        )  # fmt: skip
+    return extract_batch(src, out, workers=workers, every=every, fps=fps, progress=progress)

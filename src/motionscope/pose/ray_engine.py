@@ -113,6 +113,7 @@ def extract_batch_ray(
     out: Path | str,
     *,
     every: int = 1,
+    fps: float | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
     workers: int | None = None,
@@ -154,5 +155,6 @@ def extract_batch_ray(
         return n_actors
 
     return run_batch(
-        src, out, every=every, progress=progress, settings=settings, engine="ray", run=run
-    )
+        src, out, every=every, fps=fps, progress=progress, settings=settings, engine="ray",
+        run=run,
+    )  # fmt: skip
