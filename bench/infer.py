@@ -20,6 +20,12 @@ Sections (``--only`` picks some; the others' results already in the JSON are kep
   seed-lstm), median and p90 over ``--runs`` interleaved calls (goal: ONNX <= 1 ms).
 - ``predict``: ``Recognizer.predict`` on one ``--video-seconds`` (10) s ``--size`` synthetic
   video at 15 fps: seconds end to end and the share spent in MediaPipe, PyTorch vs ONNX backend.
+- ``rate``: the frame-rate policy. One ``--video-seconds`` s ``--size`` synthetic clip at
+  15 fps and its 30 fps and 60 fps copies (every frame 2 and 4 times), ``Recognizer.predict``
+  with a 15 fps bundle on each, interleaved over ``--predict-rounds`` rounds (median): the
+  time of each copy over the original (goal: 30 fps <= 1.3x) and the labels (goal: the same).
+  For contrast, the same bundle with no recorded rate (``fps: null``) on the 30 fps copy, which
+  then sends every frame to MediaPipe.
 - ``int8-accuracy``: accuracy of PyTorch, ONNX fp32 and ONNX int8 on the recaptcha16
   contiguous test split (../shared/datasets), for ``--models``.
 
@@ -363,6 +369,60 @@ def predict_section(args, tmp: Path) -> dict:
     }
 
 
+def rate_section(args, tmp: Path) -> dict:
+    """Predict on 30 and 60 fps copies of a 15 fps clip with a 15 fps bundle (see the module
+    docstring)."""
+    import shutil
+    from dataclasses import replace
+
+    import motionscope
+    from motionscope.bundle import read_bundle, update_config
+    from motionscope.video.synth import render_clip, sample_rng, write_video
+
+    size = tuple(int(v) for v in args.size.lower().split("x"))
+    n = round(args.video_seconds * 15)
+    frames = np.asarray(render_clip("wave", sample_rng(0, 0, 0), size, n, fps=15))
+    videos = {}
+    for fps in (15, 30, 60):
+        videos[fps] = tmp / f"clip-{fps}.mp4"
+        write_video(videos[fps], np.repeat(frames, fps // 15, axis=0), fps)
+    run = tmp / "run15"
+    shutil.copytree(args.run or model_bundle(tmp, "kpnet"), run)
+    update_config(run, replace(read_bundle(run).config, fps=15.0))
+    free = tmp / "run-no-rate"
+    shutil.copytree(run, free)
+    update_config(free, replace(read_bundle(free).config, fps=None))
+    cases = {"15 fps": (run, 15), "30 fps": (run, 30), "60 fps": (run, 60),
+             "30 fps, bundle without a rate": (free, 30)}  # fmt: skip
+    recs = {r: motionscope.load(r, threads=1) for r in (run, free)}
+    for r in recs.values():
+        r.predict(videos[15])  # the first call creates the MediaPipe graph
+    times: dict[str, list[float]] = {c: [] for c in cases}
+    labels: dict[str, str] = {}
+    for k in range(args.predict_rounds):
+        order = list(cases) if k % 2 == 0 else list(cases)[::-1]
+        for case in order:
+            r, fps = cases[case]
+            start = time.perf_counter()
+            p = recs[r].predict(videos[fps])
+            times[case].append(time.perf_counter() - start)
+            labels[case] = f"{p.label} {p.confidence:.3f}"
+    for r in recs.values():
+        r.close()
+    med = {c: float(np.median(v)) for c, v in times.items()}
+    base = med["15 fps"]
+    return {
+        "video": {"seconds": args.video_seconds, "size": args.size, "frames_at_15": n},
+        "bundle": "synthetic kpnet (window 30), fps set to 15" if not args.run else str(args.run),
+        "rounds": args.predict_rounds,
+        "predict_seconds": {c: round(v, 3) for c, v in med.items()},
+        "ratio_to_15fps": {c: round(v / base, 3) for c, v in med.items()},
+        "labels": labels,
+        "same_label": len({labels[c].split()[0] for c in ("15 fps", "30 fps", "60 fps")}) == 1,
+        "goal": "30 fps <= 1.3x the 15 fps time, same label",
+    }
+
+
 def int8_accuracy_section(args, tmp: Path) -> dict:
     """Accuracy on a real held-out test set with PyTorch, ONNX fp32 and ONNX int8: recaptcha16
     (../shared/datasets), contiguous split (the last 20% of each class's sequences)."""
@@ -416,6 +476,7 @@ SECTIONS: dict[str, Callable] = {
     "latency": latency_section,
     "predict": predict_section,
     "int8-accuracy": int8_accuracy_section,
+    "rate": rate_section,
 }
 
 
@@ -434,8 +495,12 @@ def main() -> int:
     ap.add_argument("--every", type=int, default=5, help="predict every K frames (live)")
     ap.add_argument("--models", default="kpnet,seed-lstm", help="models (latency, int8-accuracy)")
     ap.add_argument("--runs", type=int, default=2000, help="timed calls per backend (latency)")
-    ap.add_argument("--video-seconds", type=float, default=10.0, help="video length (predict)")
-    ap.add_argument("--predict-rounds", type=int, default=3, help="timed predictions (predict)")
+    ap.add_argument(
+        "--video-seconds", type=float, default=10.0, help="video length (predict, rate)"
+    )
+    ap.add_argument(
+        "--predict-rounds", type=int, default=3, help="timed predictions (predict, rate)"
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     only = [s.strip() for s in args.only.split(",") if s.strip()]

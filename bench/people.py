@@ -115,17 +115,21 @@ def summary(acc: dict[str, float]) -> dict:
     return {"mean": round(float(v.mean()), 4), "worst": [worst, acc[worst]], "per_person": acc}
 
 
-def bench_sources(ds, models, sources, seed) -> dict:
+def bench_sources(ds, models, sources, seed, checkpoint=lambda part: None) -> dict:
+    """Each source person alone -> every other clean person; ``checkpoint(partial)`` after each
+    source, so a run stopped part-way keeps what it measured."""
     clean = [p for p in people_of(ds) if p not in SUSPECT + AUDIT_FLAGGED]
     sources = sources or clean
     out = {}
     for m in models:
         rows = {}
+        out[m] = {"sources": rows}
         for src in sources:
             model, pre, secs = fit(ds, indices(ds, [src]), m, seed)
             acc = per_person(model, pre, ds, indices(ds, [p for p in clean if p != src]))
             rows[src] = {**summary(acc), "train_seconds": round(secs, 1)}
             print(f"  {m:10s} {src}: mean {rows[src]['mean']:.3f} worst {rows[src]['worst']}")
+            checkpoint(out)
         means = [r["mean"] for r in rows.values()]
         out[m] = {
             "sources": rows,
@@ -272,17 +276,22 @@ def main() -> int:
         "seed": args.seed,
     }
     parts = set(args.only.split(","))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint(part: dict) -> None:  # a partial result, replaced by the full one at the end
+        out.write_text(json.dumps({**result, "partial": True, "sources": part}, indent=2) + "\n")
+
     if "sources" in parts:
         srcs = [s for s in args.sources.split(",") if s]
-        result["sources"] = bench_sources(ds, models, srcs, args.seed)
+        result["sources"] = bench_sources(ds, models, srcs, args.seed, checkpoint)
     if "curve" in parts:
         result["curve"] = bench_curve(ds, models, args.draws, args.heldout, args.seed)
     if "hello" in parts:
         result["hello"] = bench_hello(models, args.seed)
     if "time" in parts:
         result["time"] = bench_time(ds, models, args.seed)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

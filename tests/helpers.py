@@ -1,7 +1,9 @@
-"""Builders shared by several test modules: torch thread limits and tiny trained bundles."""
+"""Builders shared by several test modules: torch thread limits, tiny trained bundles and a
+free loopback port."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +13,13 @@ import torch
 from motionscope.data.loaders import load_keypoint_dataset
 from motionscope.data.synth import write_synthetic_keypoints
 from motionscope.train import TrainConfig, train
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextmanager

@@ -104,6 +104,34 @@ def test_planted_single_flips_are_mostly_flagged(tmp_path):
     assert len(report.issues) <= len(planted) + 0.05 * len(ds)  # few false alarms
 
 
+def test_a_weak_audit_model_lists_its_suggestions_but_applies_none(clean, monkeypatch):
+    """Out-of-fold probabilities that are confident and mostly wrong (people who each move a
+    little differently): confident learning flags them, none is applied, the report says why."""
+    import motionscope.audit.core as core
+
+    def confidently_wrong(x, labels, n, fold, seed):
+        rng = np.random.default_rng(seed)
+        probs = np.full((len(labels), n), 0.05)
+        wrong = rng.random(len(labels)) < 0.55  # out-of-fold accuracy ~0.45
+        shift = rng.integers(1, n, len(labels))  # a random other class: no permutation
+        probs[np.arange(len(labels)), np.where(wrong, (labels + shift) % n, labels)] = 0.9
+        return probs / probs.sum(1, keepdims=True)
+
+    monkeypatch.setattr(core, "logreg_oof", confidently_wrong)
+    ds = load(clean)
+    report = audit_dataset(ds, folds=4)
+    assert report.accuracy_fixed < core.MIN_TRUSTED_ACCURACY and not report.trusted
+    assert report.permuted_groups == {}
+    assert len(report.issues) > 0.3 * len(ds)  # flagged, for review...
+    assert not any(e.apply for e in report.issues)  # ...but not applied
+    labels = [s.label for s in ds.samples]
+    assert report.suggested_labels(labels) == labels
+    assert "too weak" in report.to_dict()["trust_note"]
+
+    monkeypatch.setattr(core, "MIN_TRUSTED_ACCURACY", 0.0)  # the same probabilities, trusted
+    assert any(e.apply for e in audit_dataset(ds, folds=4).issues)
+
+
 def test_two_people_the_less_self_consistent_one_is_taken_as_permuted(tmp_path):
     # with 2 people both look permuted to each other; b also has two loose flips of its own
     root = people(tmp_path / "data", 2)

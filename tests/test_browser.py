@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e '.[
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from motionscope.video.synth import render_clip, sample_rng, write_video  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 from tests.test_serve import shared_bundle  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a real server process and a real browser: ~40 s
@@ -72,12 +72,6 @@ def write_y4m(path: Path, frames: np.ndarray, fps: int) -> Path:
             fh.write(b"FRAME\n")
             fh.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420).tobytes())
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

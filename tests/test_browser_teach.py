@@ -36,7 +36,8 @@ pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e '.[
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from motionscope.video.synth import render_clip, sample_rng  # noqa: E402
-from tests.test_browser import artifacts_dir, camera_browser, free_port, write_y4m  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
+from tests.test_browser import artifacts_dir, camera_browser, write_y4m  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -23,6 +23,8 @@ av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
 mp = pytest.importorskip("mediapipe")
 
+from rich.console import Console  # noqa: E402
+
 from motionscope.cli.extract import extract_command  # noqa: E402
 from motionscope.data import load_keypoint_dataset  # noqa: E402
 from motionscope.errors import DataError, MotionscopeError  # noqa: E402
@@ -448,6 +450,36 @@ def test_rerun_skips_and_changed_settings_reextract(tmp_path):
         v.status for v in extract_batch(src, out, every=2, workers=1, progress=False).videos
     ] == ["ok"]
     assert np.load(npy).shape == (4, 1662)
+
+
+def test_extract_at_a_chosen_frame_rate_runs_mediapipe_only_on_the_frames_it_keeps(
+    tmp_path, monkeypatch
+):
+    src, out = tmp_path / "src", tmp_path / "out"
+    cartoon_video(src / "wave" / "a.mp4", 20, fps=30)
+    seen = []
+    process = HolisticExtractor.process_blocks
+    monkeypatch.setattr(
+        HolisticExtractor, "process_blocks", lambda self, f: seen.append(1) or process(self, f)
+    )
+    console = Console(width=200, record=True)
+    assert extract_command(src, out, workers=1, fps=15, progress=False, console=console) == 0
+    npy, sidecar = out / "wave" / "a.npy", out / "wave" / "a.json"
+    meta = json.loads(sidecar.read_text())
+    assert np.load(npy).shape == (10, 1662) and meta["frames"] == 10
+    assert meta["fps"] == pytest.approx(30) and meta["keypoint_fps"] == 15
+    assert meta["settings"]["fps"] == 15
+    assert len(seen) == 10  # the 10 dropped frames never reached MediaPipe
+
+    again = extract_batch(src, out, workers=1, fps=15.0, progress=False)
+    assert [v.status for v in again.videos] == ["skipped"]
+    native = extract_batch(src, out, workers=1, progress=False)  # another rate: re-extracted
+    assert [v.status for v in native.videos] == ["ok"] and np.load(npy).shape == (20, 1662)
+    assert json.loads(sidecar.read_text())["keypoint_fps"] == pytest.approx(30)
+
+    for bad in (0, -5, float("nan"), "fast"):
+        with pytest.raises(DataError, match="fps must be"):
+            extract_batch(src, out, workers=1, fps=bad, progress=False)
 
 
 def test_bad_videos_are_reported_and_do_not_stop_the_batch(tmp_path, capsys):

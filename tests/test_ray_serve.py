@@ -7,7 +7,6 @@ at a time (so back-pressure is easy to reach), redeployed when a test needs anot
 
 from __future__ import annotations
 
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -27,14 +26,9 @@ from motionscope.serve.ray_serve import (  # noqa: E402
     ray_ongoing_limit,
     replica_settings,
 )
+from tests.helpers import free_port  # noqa: E402
 from tests.ray_runtime import local_ray  # noqa: E402
 from tests.test_serve import person_video, shared_bundle  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

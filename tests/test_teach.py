@@ -349,6 +349,29 @@ def test_teach_cli_serve_needs_a_bundle_or_a_teach_folder():
     assert studio.exit_code == 0 and "Teach actions in the browser" in studio.output
 
 
+def test_teach_training_settings_from_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from motionscope.cli import app as cli
+    from motionscope.cli.serve import _build, teach_training
+    from tests.helpers import free_port
+
+    other = next(m for m in KEYPOINT_MODELS if m != "kpnet")
+    _, app, _ = _build(None, {}, tmp_path / "taught", teach_training(tmp_path, other, 7))
+    assert (app.state.teach.trainer.settings.model, app.state.teach.trainer.settings.epochs) == (
+        other,
+        7,
+    )
+    rgb = next(m.name for m in list_models() if m.input_kind != "keypoints")
+    port = str(free_port())
+    bad = CliRunner().invoke(cli, ["studio", str(tmp_path / "t"), "--model", rgb, "--port", port])
+    assert bad.exit_code == 2 and "trains keypoint models" in bad.output, bad.output
+    for args in (["--model", "nope"], ["--epochs", "0"]):
+        r = CliRunner().invoke(cli, ["studio", str(tmp_path / "t"), *args, "--port", port])
+        assert r.exit_code == 2, r.output
+    assert not (tmp_path / "t").exists()  # nothing created for a refused start
+
+
 def test_teach_model_says_unknown_for_an_action_it_was_not_taught(tmp_path):
     """The taught model's calibrated unknown threshold: "punch" (never taught) is unknown,
     "squat" (taught) is squat, on fresh synthetic people."""

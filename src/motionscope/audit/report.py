@@ -65,6 +65,22 @@ class AuditReport:
     groups: list[GroupSummary]
     data_flags: list[DataFlag]
     seconds: float
+    trusted: bool = True  # out-of-fold accuracy high enough to apply single suggestions
+
+    @property
+    def trust_note(self) -> str | None:
+        """Why single suggestions were not applied (``None`` when they were)."""
+        if self.trusted:
+            return None
+        from motionscope.audit.core import MIN_TRUSTED_ACCURACY
+
+        return (
+            f"the audit model scores only {self.accuracy_fixed:.2f} out of fold (under "
+            f"{MIN_TRUSTED_ACCURACY:g}): too weak to tell a wrong label from a person who "
+            "moves differently, so its single-sequence suggestions are listed for review, not "
+            "applied; audit more people"
+            + (", or try --model kpnet" if self.model == "logreg" else "")
+        )
 
     @property
     def permuted_groups(self) -> dict[str, dict[str, str]]:
@@ -83,6 +99,7 @@ class AuditReport:
         d["permuted_groups"] = self.permuted_groups
         d["n_issues"] = len(self.issues)
         d["n_relabelled"] = sum(e.apply for e in self.issues)
+        d["trust_note"] = self.trust_note
         return d
 
     def write_json(self, path: Path | str) -> Path:
@@ -143,6 +160,8 @@ class AuditReport:
             "suspect sequences",
             f"{len(self.issues)} ({sum(e.apply for e in self.issues)} relabelled in the manifest)",
         )
+        if self.trust_note:
+            t.add_row("[yellow]not applied[/]", self.trust_note)
         kinds: dict[str, int] = {}
         for f in self.data_flags:
             kinds[f.kind] = kinds.get(f.kind, 0) + 1

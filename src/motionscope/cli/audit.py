@@ -87,6 +87,8 @@ def audit_cmd(
         if table is not None:
             console.print(table)
     console.print(f"wrote {out / AUDIT_JSON} and {manifest}", soft_wrap=True)
+    if report.trust_note:
+        err.print(f"[bold yellow]warning:[/] {report.trust_note}", highlight=False)
     n = sum(e.apply for e in report.issues)
     if n:
         console.print(

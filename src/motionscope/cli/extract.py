@@ -37,6 +37,14 @@ Workers = Annotated[
     typer.Option(help="Parallel worker processes, one MediaPipe graph each (default: CPU cores)."),
 ]
 Every = Annotated[int, typer.Option(help="Keep every K-th frame.")]
+Fps = Annotated[
+    float | None,
+    typer.Option(
+        help="Extract at this frame rate (e.g. 15, the rate your model trains at): MediaPipe "
+        "runs only on the frames it needs, a slower video repeats frames; the rate is recorded "
+        "in each sidecar (keypoint_fps). Default: each video's own rate."
+    ),
+]
 Engine = Annotated[
     str,
     typer.Option(
@@ -73,6 +81,7 @@ def extract_cmd(
     out: Out,
     workers: Workers = None,
     every: Every = 1,
+    fps: Fps = None,
     engine: Engine = "local",
     ray_address: RayAddress = None,
     graph: Graph = "holistic",
@@ -86,8 +95,8 @@ def extract_cmd(
     """
     code = or_exit(
         lambda: extract_command(
-            src, out, workers, every, engine, progress, ray_address=ray_address, graph=graph,
-            graph_threads=graph_threads or None,
+            src, out, workers, every, engine, progress, ray_address=ray_address, fps=fps,
+            graph=graph, graph_threads=graph_threads or None,
         )
     )  # fmt: skip
     raise typer.Exit(code)
@@ -102,6 +111,7 @@ def extract_command(
     progress: bool = True,
     console: Console | None = None,
     ray_address: str | None = None,
+    fps: float | None = None,
     graph: str = "holistic",
     graph_threads: int | None = None,
 ) -> int:
@@ -113,7 +123,7 @@ def extract_command(
     if graph not in GRAPHS:
         raise MotionscopeError(f"--graph {graph!r} is not available; use {' or '.join(GRAPHS)}")
     report = extract_keypoints(
-        src, out, workers=workers, every=every, engine=engine, address=ray_address,
+        src, out, workers=workers, every=every, fps=fps, engine=engine, address=ray_address,
         progress=progress, graph=graph, graph_threads=graph_threads,
     )  # fmt: skip
     print_report(report, console)

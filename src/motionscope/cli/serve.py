@@ -88,6 +88,20 @@ Teach = Annotated[
         "examples in the browser, train, and serve the new model without a restart."
     ),
 ]
+TeachModel = Annotated[
+    str,
+    typer.Option(
+        help="The keypoint model the Teach tab trains (see `motionscope models`).",
+    ),
+]
+TeachEpochs = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Most epochs a Teach training runs (it stops earlier once validation stops "
+        "improving).",
+    ),
+]
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -106,6 +120,8 @@ def serve_cmd(
     max_live: MaxLive = 2,
     log_level: LogLevel = "info",
     teach: Teach = None,
+    teach_model: TeachModel = "kpnet",
+    teach_epochs: TeachEpochs = 60,
     worker_kind: WorkerKind = "process",
     engine: Engine = "local",
     replicas: Replicas = 1,
@@ -133,7 +149,9 @@ def serve_cmd(
         or_exit(lambda: _ray_needs_a_bundle(run, teach))
         serve_on_ray(run, settings, replicas, max_ongoing_requests, ray_address)
         return
-    uvicorn, server, settings = or_exit(lambda: _build(run, settings, teach))
+    uvicorn, server, settings = or_exit(
+        lambda: _build(run, settings, teach, teach_training(teach, teach_model, teach_epochs))
+    )
     service = server.state.service
     if host not in LOCAL_HOSTS:
         err_console.print(
@@ -234,7 +252,16 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def _build(run, settings: dict, teach: Path | None = None):
+def teach_training(teach: Path | None, model: str, epochs: int):
+    """The Teach tab's training settings (checked now: a bad --teach-model fails at start-up)."""
+    if teach is None:
+        return None
+    from motionscope.serve.teach import TeachTraining
+
+    return TeachTraining(model=model, epochs=epochs)
+
+
+def _build(run, settings: dict, teach: Path | None = None, training=None):
     """uvicorn, the app over ``run`` and its :class:`ServeSettings` (a clear error without the
     serve extra, or with neither a bundle nor --teach)."""
     if run is None and teach is None:
@@ -251,4 +278,4 @@ def _build(run, settings: dict, teach: Path | None = None):
     from motionscope.serve.settings import ServeSettings
 
     typed = ServeSettings(**settings)
-    return uvicorn, create_app(run, typed, teach=teach), typed
+    return uvicorn, create_app(run, typed, teach=teach, teach_training=training), typed

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from motionscope.cli.serve import ApiKey, Host, LogLevel, Port, serve_cmd
+from motionscope.cli.serve import ApiKey, Host, LogLevel, Port, TeachEpochs, TeachModel, serve_cmd
 
 Folder = Annotated[
     Path,
@@ -25,6 +25,8 @@ def studio_cmd(
     port: Port = 8000,
     api_key: ApiKey = None,
     log_level: LogLevel = "info",
+    model: TeachModel = "kpnet",
+    epochs: TeachEpochs = 60,
 ) -> None:
     """Teach actions in the browser: open http://HOST:PORT/, name actions, record a few
     examples of each from the webcam, press Train, then Try it in the Live tab.
@@ -32,4 +34,7 @@ def studio_cmd(
     The examples are a normal dataset (`motionscope train DIR` trains on it too); each trained
     model is a normal bundle in DIR-runs/, served at once without a restart.
     """
-    serve_cmd(None, host=host, port=port, api_key=api_key, log_level=log_level, teach=folder)
+    serve_cmd(
+        None, host=host, port=port, api_key=api_key, log_level=log_level, teach=folder,
+        teach_model=model, teach_epochs=epochs,
+    )  # fmt: skip

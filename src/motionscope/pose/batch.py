@@ -205,7 +205,7 @@ def _extract_one(extractor: HolisticExtractor, task: dict) -> dict:
     source, npy, sidecar = Path(task["source"]), Path(task["npy"]), Path(task["sidecar"])
     start = time.perf_counter()
     try:
-        keypoints, meta = extractor.extract_video(source, task["every"])
+        keypoints, meta = extractor.extract_video(source, task["every"], fps=task.get("fps"))
     except Exception as e:  # a bad video must not stop the batch
         msg = str(e) if isinstance(e, MotionscopeError) else f"{type(e).__name__}: {e}"
         return {
@@ -342,6 +342,25 @@ def _run_pool(tasks, settings, workers: int, on_done) -> None:
     pool.shutdown(wait=True)
 
 
+MAX_FPS = 1000.0
+
+
+def check_fps(fps: float | None) -> float | None:
+    """``fps`` as a float, or a clear error (``None``: keep the source's frame rate)."""
+    if fps is None:
+        return None
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise DataError(f"fps must be a number of frames per second, got {fps!r}") from None
+    if not (0 < value <= MAX_FPS):  # also refuses NaN
+        raise DataError(
+            f"fps must be > 0 and <= {MAX_FPS:g} (e.g. 15, the rate the model is trained at), "
+            f"got {fps!r}"
+        )
+    return value
+
+
 def engine_settings(workers: int | None, **holistic: object) -> dict:
     """Check ``workers`` and return the Holistic keyword settings every engine's workers use."""
     if workers is not None and workers < 1:
@@ -355,6 +374,7 @@ def extract_batch(
     *,
     workers: int | None = None,
     every: int = 1,
+    fps: float | None = None,
     progress: bool = True,
     model_complexity: int = 1,
     min_detection_confidence: float = 0.5,
@@ -366,10 +386,13 @@ def extract_batch(
     """Extract MediaPipe Holistic keypoints of every video under ``src`` into ``out``.
 
     ``workers`` processes (default: the number of cores) each keep one graph alive;
-    ``workers=1`` runs in this process. ``every=K`` keeps every K-th frame. ``graph``:
-    ``"holistic"`` or ``"pose-hands"`` (no face branch; the rows stay 1662 wide with the face
-    zero), part of the skip-if-done key. ``graph_threads``: each graph's threads (default: the
-    cores each worker has, cores // workers, at least 1; see :mod:`motionscope.pose.graph`).
+    ``workers=1`` runs in this process. ``every=K`` keeps every K-th frame; ``fps`` gives the
+    keypoints that frame rate (a model's training rate): MediaPipe runs only on the frames that
+    rate needs (a slower source repeats rows), and the sidecar records ``keypoint_fps``.
+    ``graph``: ``"holistic"`` or ``"pose-hands"`` (no face branch; the rows stay 1662 wide with
+    the face zero), part of the skip-if-done key. ``graph_threads``: each graph's threads
+    (default: the cores each worker has, cores // workers, at least 1; see
+    :mod:`motionscope.pose.graph`).
     Returns the report that is also written to ``out/extract-report.json``.
     """
     settings = engine_settings(
@@ -393,8 +416,9 @@ def extract_batch(
         return n_workers
 
     return run_batch(
-        src, out, every=every, progress=progress, settings=settings, engine="local", run=run
-    )
+        src, out, every=every, fps=fps, progress=progress, settings=settings, engine="local",
+        run=run,
+    )  # fmt: skip
 
 
 def run_batch(
@@ -406,6 +430,7 @@ def run_batch(
     settings: dict,
     engine: str,
     run,
+    fps: float | None = None,
 ) -> ExtractReport:
     """The engine-independent part of a batch: discovery, skip-if-done, progress and report.
 
@@ -417,8 +442,11 @@ def run_batch(
     out = Path(out)
     if not isinstance(every, int) or every < 1:
         raise DataError(f"every must be a whole number >= 1 (1 = every frame), got {every!r}")
+    fps = check_fps(fps)
     extractor_settings = HolisticExtractor(**settings).settings.to_dict()  # validates
     key_settings = {**extractor_settings, "every": every}
+    if fps is not None:  # (absent otherwise: earlier extractions at the source rate still count)
+        key_settings["fps"] = fps
     start = time.perf_counter()
     jobs = discover(src, out)
     src = src.path if isinstance(src, Source) else Path(src)
@@ -455,6 +483,7 @@ def run_batch(
             "key": key,
             "content": content,
             "every": every,
+            "fps": fps,
         }
         todo.append((i, task))
 

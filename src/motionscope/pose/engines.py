@@ -19,6 +19,7 @@ def extract_keypoints(
     address: str | None = None,
     workers: int | None = None,
     every: int = 1,
+    fps: float | None = None,
     progress: bool = True,
     graph: str = "holistic",
     graph_threads: int | None = None,
@@ -36,10 +37,10 @@ def extract_keypoints(
         from motionscope.pose.ray_engine import extract_batch_ray
 
         return extract_batch_ray(
-            src, out, every=every, address=address, workers=workers, progress=progress,
-            graph=graph, graph_threads=graph_threads,
+            src, out, every=every, fps=fps, address=address, workers=workers,
+            progress=progress, graph=graph, graph_threads=graph_threads,
         )  # fmt: skip
     return extract_batch(
-        src, out, workers=workers, every=every, progress=progress, graph=graph,
+        src, out, workers=workers, every=every, fps=fps, progress=progress, graph=graph,
         graph_threads=graph_threads,
     )  # fmt: skip

@@ -114,6 +114,7 @@ def extract_batch_ray(
     out: Path | str,
     *,
     every: int = 1,
+    fps: float | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
     workers: int | None = None,
@@ -160,5 +161,6 @@ def extract_batch_ray(
         return n_actors
 
     return run_batch(
-        src, out, every=every, progress=progress, settings=settings, engine="ray", run=run
-    )
+        src, out, every=every, fps=fps, progress=progress, settings=settings, engine="ray",
+        run=run,
+    )  # fmt: skip

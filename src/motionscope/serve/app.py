@@ -26,7 +26,7 @@ from motionscope.serve.api import build_router, model_info
 from motionscope.serve.limits import ApiError
 from motionscope.serve.service import InferenceService
 from motionscope.serve.settings import ServeSettings
-from motionscope.serve.teach import NeedsModel, NoModel, attach_teach
+from motionscope.serve.teach import NeedsModel, NoModel, TeachTraining, attach_teach
 from motionscope.serve.web import mount_docs, mount_web
 
 log = logging.getLogger("motionscope.serve")
@@ -50,6 +50,7 @@ def create_app(
     *,
     service: InferenceService | None = None,
     teach: Path | str | None = None,
+    teach_training: TeachTraining | None = None,
 ) -> FastAPI:
     """The app serving the bundle at ``run`` (the model is loaded here, once); ``teach``: the
     dataset folder of the Teach tab (then ``run`` may be ``None``)."""
@@ -96,7 +97,7 @@ def create_app(
 
     app.include_router(build_router())
     if teach is not None:
-        attach_teach(app, teach, settings)
+        attach_teach(app, teach, settings, teach_training)
     app.add_middleware(NeedsModel)
     mount_web(app)
     mount_docs(app)

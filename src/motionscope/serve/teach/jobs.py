@@ -44,6 +44,19 @@ class TeachTraining:
     seed: int = 0
     min_examples: int = MIN_EXAMPLES
 
+    def __post_init__(self) -> None:
+        from motionscope.errors import MotionscopeError
+        from motionscope.models import list_models
+
+        kinds = [m.name for m in list_models() if m.input_kind == "keypoints"]
+        if self.model not in kinds:
+            raise MotionscopeError(
+                f"the Teach tab trains keypoint models (it records keypoints), not "
+                f"{self.model!r}; use one of {', '.join(kinds)}"
+            )
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise MotionscopeError(f"teach epochs must be a whole number >= 1, got {self.epochs}")
+
 
 class Cancelled(Exception):
     """The user pressed Cancel: the fit stops at the end of the current epoch."""
