@@ -1,4 +1,5 @@
-"""Pose estimation: MediaPipe Holistic keypoints from frames, videos and whole folders.
+"""Pose estimation: MediaPipe Holistic keypoints from frames, videos and whole folders (Holistic,
+or Holistic without its face branch: :mod:`motionscope.pose.graph`).
 
 Importing this package does not import MediaPipe; the graph starts on first use.
 """
@@ -9,6 +10,7 @@ from motionscope.pose.holistic import (
     ExtractorError,
     HolisticExtractor,
     HolisticSettings,
+    PoseHandsExtractor,
 )
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "ExtractorError",
     "HolisticExtractor",
     "HolisticSettings",
+    "PoseHandsExtractor",
     "VideoResult",
     "extract_batch",
 ]
