@@ -26,6 +26,7 @@ from motionscope.pose import ExtractorError, HolisticExtractor, extract_batch  #
 from motionscope.pose.batch import extraction_key  # noqa: E402
 from motionscope.pose.graph import (  # noqa: E402
     HOLISTIC_GRAPH,
+    POSE_GRAPH,
     POSE_HANDS_GRAPH,
     graph_config,
 )
@@ -57,6 +58,14 @@ def graphs():
         with PoseHandsExtractor() as pose_hands:
             pose_hands.process(frame)
             yield holistic, pose_hands
+
+
+@pytest.fixture(scope="module")
+def pose_graph(graphs):
+    """A graph with Holistic's pose only (``graph="pose"``)."""
+    with HolisticExtractor(graph=POSE_GRAPH) as ex:
+        ex.process(synthetic_frames(1)[0])
+        yield ex
 
 
 def synthetic_frames(n: int = 40) -> list[np.ndarray]:
@@ -104,6 +113,20 @@ def test_face_free_graph_has_no_face_nodes_and_keeps_pose_and_hands():
     assert any("poselandmarkbyroi" in n for n in inference)
     assert sum("handlandmarkcpu" in n for n in inference) == 2  # left and right
     assert len(free.node) < len(full.node)
+
+
+def test_pose_graph_has_neither_face_nor_hands_and_gives_holistics_pose(graphs, pose_graph):
+    cfg = graph_config(POSE_GRAPH)
+    assert not any("face" in n.name or "hand" in n.name for n in cfg.node)
+    assert [s.split(":")[-1] for s in cfg.output_stream if "hand" in s or "face" in s] == []
+    frames = synthetic_frames(20)
+    a, rates_a = graphs[0].extract_frames(frames)
+    b, rates_b = pose_graph.extract_frames(frames)
+    assert rates_b["pose"] == rates_a["pose"] > 0.9
+    assert rates_b["face"] == rates_b["left_hand"] == rates_b["right_hand"] == 0.0
+    assert not b[:, 132:].any()  # face and hands stay zero
+    d = np.abs(a[:, XY["pose"]] - b[:, XY["pose"]])
+    assert np.median(d) < MEDIAN_TOL and np.percentile(d, 95) < P95_TOL
 
 
 def test_graph_threads_set_the_executor_pool_and_xnnpack():
@@ -196,6 +219,33 @@ def test_pose_hands_bundle_uses_the_face_free_graph_with_the_same_prediction(
             assert live._source._extractor.settings.graph == POSE_HANDS_GRAPH
 
 
+def test_a_pose_only_bundle_uses_the_pose_graph(tmp_path, wave_video):
+    from motionscope.data.loaders import load_keypoint_dataset
+    from motionscope.data.synth import write_synthetic_keypoints
+    from motionscope.keypoints.layout import POSE_ONLY
+    from motionscope.train import TrainConfig, train
+
+    write_synthetic_keypoints(tmp_path / "data", classes=2, per_class=6, frames=8, seed=3)
+    for f in (tmp_path / "data").rglob("*.npy"):
+        np.save(f, convert(np.load(f), HOLISTIC, POSE_ONLY))
+    with torch_threads(1):
+        ds = load_keypoint_dataset(tmp_path / "data", progress=False)
+        cfg = TrainConfig(model="kpnet-v1", epochs=1, window=8, progress=False, threads=1)
+        train(ds, tmp_path / "run", cfg)
+        rec = motionscope.load(tmp_path / "run", unknown_threshold=0)
+        try:
+            assert rec.layout is POSE_ONLY and rec.graph == POSE_GRAPH
+            free = rec.predict(wave_video)
+            assert rec.extractor().settings.graph == POSE_GRAPH
+            rec.close()
+            rec._extractor = HolisticExtractor()
+            full = rec.predict(wave_video)
+        finally:
+            rec.close()
+    assert free.label == full.label
+    assert free.confidence == pytest.approx(full.confidence, abs=1e-4)
+
+
 def test_a_model_reading_the_face_keeps_holistic(tmp_path):
     from tests.helpers import train_kpnet_bundle
 
@@ -253,4 +303,4 @@ def test_extract_cli_graph_options(tmp_path):
     r = CliRunner().invoke(app, ["extract", "--help"], env={"COLUMNS": "200"})
     assert "--graph" in r.output and "pose-hands" in r.output and "--graph-threads" in r.output
     r = CliRunner().invoke(app, ["extract", str(tmp_path), str(tmp_path / "o"), "--graph", "x"])
-    assert r.exit_code != 0 and "holistic or pose-hands" in r.output
+    assert r.exit_code != 0 and "holistic, pose-hands, pose" in r.output

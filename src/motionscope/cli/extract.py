@@ -56,10 +56,11 @@ Engine = Annotated[
 Graph = Annotated[
     str,
     typer.Option(
-        help="MediaPipe graph: holistic (pose, face mesh, hands) or pose-hands (Holistic "
+        help="MediaPipe graph: holistic (pose, face mesh, hands), pose-hands (Holistic "
         "without its face branch: the same pose and hand landmarks, the face block zero, "
-        "faster). The output is 1662 wide either way; pose-hands suits models whose layout "
-        "has no face (pose_hands, pose, hands). Part of the skip-if-done key."
+        "faster) or pose (Holistic's pose only). The output is 1662 wide either way, with "
+        "the blocks a graph skips zero; pose-hands suits models whose layout has no face "
+        "(pose_hands, hands). Part of the skip-if-done key."
     ),
 ]
 GraphThreads = Annotated[
@@ -121,7 +122,7 @@ def extract_command(
     1 when any video failed. Raises :class:`MotionscopeError` for unusable arguments."""
     console = console or Console()
     if graph not in GRAPHS:
-        raise MotionscopeError(f"--graph {graph!r} is not available; use {' or '.join(GRAPHS)}")
+        raise MotionscopeError(f"--graph {graph!r} is not available; use {', '.join(GRAPHS)}")
     report = extract_keypoints(
         src, out, workers=workers, every=every, fps=fps, engine=engine, address=ray_address,
         progress=progress, graph=graph, graph_threads=graph_threads,

@@ -86,10 +86,10 @@ class KeypointRecognizer(Recognizer):
     def graph(self) -> str:
         """The MediaPipe graph videos go through: ``"holistic"`` when the model reads the face
         block (:attr:`Preprocessor.uses_face`), else ``"pose-hands"`` (the same pose and hands,
-        no face branch)."""
+        no face branch), or ``"pose"`` for a layout without hands."""
         from motionscope.pose.graph import graph_for
 
-        return graph_for(face=self.pre.uses_face)
+        return graph_for(face=self.pre.uses_face, hands=self.pre.uses_hands)
 
     def new_extractor(self):
         """A new MediaPipe graph for this model's layout (:attr:`graph`, ``graph_threads``);

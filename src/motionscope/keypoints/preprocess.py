@@ -31,6 +31,12 @@ class Preprocessor:
         or ``features.face``): if not, video needs no face landmarks."""
         return self.layout.has("face") and (self.features.kind == "raw" or self.features.face)
 
+    @property
+    def uses_hands(self) -> bool:
+        """Whether the model input reads a hand block (every feature kind reads the hands of
+        its layout)."""
+        return self.layout.has("left_hand") or self.layout.has("right_hand")
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``(T, D)`` float32 to ``(window, F)`` float32."""
         return make_features(

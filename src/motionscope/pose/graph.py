@@ -10,7 +10,11 @@
   the pose's regions), so the pose and hand landmarks agree with Holistic's (see
   ``tests/test_pose_graph.py`` for the tolerance) and the face block is never detected. It skips
   the face detector and the 468-point face mesh: the layouts without a face (``pose_hands``,
-  ``pose``, ``hands``) need nothing else.
+  ``hands``) need nothing else.
+- ``"pose"``: without the hands too (``HandLandmarksLeftAndRightCpu`` removed): Holistic's own
+  pose, for layouts with neither face nor hands (``pose``).
+
+:func:`graph_for` picks the cheapest graph that fills the blocks a model reads.
 
 ``threads`` sets a graph's own thread use: its calculators run on a pool of ``threads`` threads
 (MediaPipe's default is one per core, and one graph then keeps ~1.4 cores busy), and each TFLite
@@ -26,19 +30,22 @@ from motionscope.errors import MotionscopeError
 
 HOLISTIC_GRAPH = "holistic"
 POSE_HANDS_GRAPH = "pose-hands"
-GRAPHS = (HOLISTIC_GRAPH, POSE_HANDS_GRAPH)
+POSE_GRAPH = "pose"
+GRAPHS = (HOLISTIC_GRAPH, POSE_HANDS_GRAPH, POSE_GRAPH)
 
 HOLISTIC_BINARYPB = "mediapipe/modules/holistic_landmark/holistic_landmark_cpu.binarypb"
 FACE_NODE = "FaceLandmarksFromPoseCpu"
 FACE_OUTPUT = "face_landmarks"
 FACE_SIDE_PACKET = "refine_face_landmarks"
+HANDS_NODE = "HandLandmarksLeftAndRightCpu"
+HAND_OUTPUTS = ("left_hand_landmarks", "right_hand_landmarks")
 # What mp.solutions.holistic.Holistic sets (node names after subgraph expansion).
 MIN_DETECTION = "poselandmarkcpu__posedetectioncpu__TensorsToDetectionsCalculator.min_score_thresh"
 MIN_TRACKING = (
     "poselandmarkcpu__poselandmarkbyroicpu__tensorstoposelandmarksandsegmentation__"
     "ThresholdingCalculator.threshold"
 )
-OUTPUTS = ("pose_landmarks", "pose_world_landmarks", "left_hand_landmarks", "right_hand_landmarks")
+POSE_OUTPUTS = ("pose_landmarks", "pose_world_landmarks")
 
 
 class ExtractorError(MotionscopeError):
@@ -62,9 +69,12 @@ def check_threads(threads: int | None) -> int | None:
     return threads
 
 
-def graph_for(*, face: bool) -> str:
-    """The cheapest graph for keypoints that need the face (Holistic) or not (pose-hands)."""
-    return HOLISTIC_GRAPH if face else POSE_HANDS_GRAPH
+def graph_for(*, face: bool, hands: bool = True) -> str:
+    """The cheapest graph for keypoints that need the face (Holistic), the hands (pose-hands;
+    hands come from the pose's regions) or neither (pose)."""
+    if face:
+        return HOLISTIC_GRAPH
+    return POSE_HANDS_GRAPH if hands else POSE_GRAPH
 
 
 def auto_threads(workers: int, cores: int | None = None) -> int:
@@ -88,16 +98,17 @@ def _keep(messages, keep) -> None:
     messages.extend(kept)
 
 
-def _drop_face(config) -> None:
-    """Remove the face node and every node left feeding nothing (in place)."""
-    if not any(n.calculator == FACE_NODE for n in config.node):
+def _drop(config, node: str, outputs: tuple[str, ...], side_packets: tuple[str, ...]) -> None:
+    """Remove the ``node`` calculator, its graph outputs and side packets, and every node left
+    feeding nothing (in place)."""
+    if not any(n.calculator == node for n in config.node):
         raise ExtractorError(
-            f"the mediapipe wheel's {HOLISTIC_BINARYPB} has no {FACE_NODE} node; this mediapipe "
+            f"the mediapipe wheel's {HOLISTIC_BINARYPB} has no {node} node; this mediapipe "
             "version does not match; install `mediapipe==0.10.21` or use --graph holistic"
         )
-    _keep(config.node, lambda n: n.calculator != FACE_NODE)
-    _keep(config.output_stream, lambda s: _name(s) != FACE_OUTPUT)
-    _keep(config.input_side_packet, lambda s: _name(s) != FACE_SIDE_PACKET)
+    _keep(config.node, lambda n: n.calculator != node)
+    _keep(config.output_stream, lambda s: _name(s) not in outputs)
+    _keep(config.input_side_packet, lambda s: _name(s) not in side_packets)
     while True:  # a node whose outputs nobody reads any more (the split feeding the face)
         read = {_name(s) for n in config.node for s in n.input_stream}
         read |= {_name(s) for s in config.output_stream}
@@ -146,8 +157,10 @@ def graph_config(graph: str = HOLISTIC_GRAPH, *, threads: int | None = None):
     config = calculator_pb2.CalculatorGraphConfig()
     config.ParseFromString(blob)
     config.ClearField("type")  # it is the graph itself now, not the HolisticLandmarkCpu subgraph
-    if graph == POSE_HANDS_GRAPH:
-        _drop_face(config)
+    if graph in (POSE_HANDS_GRAPH, POSE_GRAPH):
+        _drop(config, FACE_NODE, (FACE_OUTPUT,), (FACE_SIDE_PACKET,))
+    if graph == POSE_GRAPH:
+        _drop(config, HANDS_NODE, HAND_OUTPUTS, ())
     if threads is not None:
         config.num_threads = threads  # the default executor's pool
     resource_util.set_resource_dir(root)
@@ -192,7 +205,7 @@ def open_solution(
         "smooth_segmentation": not static_image_mode,
         "use_prev_landmarks": not static_image_mode,
     }
-    outputs = list(OUTPUTS)
+    outputs = list(POSE_OUTPUTS) + (list(HAND_OUTPUTS) if graph != POSE_GRAPH else [])
     if graph == HOLISTIC_GRAPH:
         side_inputs[FACE_SIDE_PACKET] = False
         outputs.append(FACE_OUTPUT)

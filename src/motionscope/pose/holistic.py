@@ -345,8 +345,8 @@ class HolisticExtractor:
         for name, block, lms, vis in (
             ("pose", POSE, r.pose_landmarks, True),
             ("face", FACE, getattr(r, "face_landmarks", None), False),
-            ("left_hand", LEFT_HAND, r.left_hand_landmarks, False),
-            ("right_hand", RIGHT_HAND, r.right_hand_landmarks, False),
+            ("left_hand", LEFT_HAND, getattr(r, "left_hand_landmarks", None), False),
+            ("right_hand", RIGHT_HAND, getattr(r, "right_hand_landmarks", None), False),
         ):
             arr = _landmarks(lms, block, vis)
             found[name] = arr is not None
