@@ -11,8 +11,8 @@ synthetic-video pipeline (pose detection rate, kpnet accuracy on held-out videos
 graph: the same decoded frames (the first ``--graph-frames`` of real clips in
 ``../shared/datasets/mmaction2-samples``, when present, and of a synthetic cartoon video) through
 one Holistic and one face-free (``pose-hands``) graph, with MediaPipe's default threads and with
-``graph_threads=1``, and ``mp.solutions.pose`` alone as a reference; per round the graphs run
-in a rotated order. Frames per second of
+``graph_threads=1`` (and the ``pose`` graph, Holistic's pose alone, as a reference); per round
+the graphs run in a rotated order. Frames per second of
 ``process`` only (decoding is done beforehand), the cores each graph keeps busy, the ratio
 face-free / Holistic (median of the per-round ratios), and the landmark agreement (as
 ``tests/test_pose_graph.py`` measures it). Writes bench/results/extract-graph.json.
@@ -281,37 +281,6 @@ def agreement(a, b) -> dict:
     return out
 
 
-class PoseOnly:
-    """Reference point: ``mp.solutions.pose.Pose(model_complexity=1)`` (no hands, no face) on
-    the same frames, with the calls ``_graph_fps`` makes."""
-
-    def __init__(self) -> None:
-        self.pose = None
-
-    def process(self, frame) -> None:
-        if self.pose is None:
-            import mediapipe as mp
-
-            from motionscope.pose.holistic import quiet_stderr
-
-            with quiet_stderr():
-                self.pose = mp.solutions.pose.Pose(model_complexity=1)
-                self.pose.process(frame)
-        self.pose.process(frame)
-
-    def reset(self) -> None:
-        self.pose.reset()
-
-    def extract_frames(self, frames):
-        for f in frames:
-            self.pose.process(f)
-        return None, {}
-
-    def close(self) -> None:
-        if self.pose is not None:
-            self.pose.close()
-
-
 def _graph_fps(ex, frames) -> tuple[float, float, object, dict]:
     ex.reset()
     t, c = time.perf_counter(), _cpu_seconds()
@@ -341,8 +310,6 @@ def graph_part(args, tmp: Path) -> dict:
         n: HolisticExtractor(graph=g, graph_threads=t)
         for n, (g, t) in zip(names, settings, strict=True)
     }
-    names.append("pose-only/threads=default")
-    extractors[names[-1]] = PoseOnly()
     fps: dict = {c: {n: [] for n in names} for c in clips}
     cores: dict = {c: {n: [] for n in names} for c in clips}
     keypoints: dict = {c: {} for c in clips}
