@@ -67,8 +67,8 @@ GraphThreads = Annotated[
     int,
     typer.Option(
         help="Threads of each worker's MediaPipe graph (its calculator pool; XNNPACK runs on "
-        "one). 0 = auto: CPU cores / workers, at least 1 (1 with as many workers as cores, "
-        "so 2 workers give ~2x one)."
+        "one). 0 = auto: CPU cores / workers, at least 1 (1 with as many workers as cores: "
+        "each worker then keeps one core busy, not more)."
     ),
 ]
 RayAddress = Annotated[
