@@ -628,23 +628,16 @@ def main() -> int:
         ap.error(f"unknown --part {', '.join(sorted(unknown))}")
     args.load_before = os.getloadavg()[0]
     args.out.mkdir(parents=True, exist_ok=True)
+    parts_run = {"graph": (graph_part, "extract-graph.json"),
+                 "scaling": (scaling_part, "extract-scaling.json"),
+                 "speed": (speed, "extract.json"),
+                 "synthetic": (synthetic, "extract-synthetic.json")}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="motionscope-extract-") as tmp:
-        if "graph" in parts:
-            result = graph_part(args, Path(tmp))
-            print(json.dumps(result, indent=2))
-            (args.out / "extract-graph.json").write_text(json.dumps(result, indent=2) + "\n")
-        if "scaling" in parts:
-            result = scaling_part(args, Path(tmp))
-            print(json.dumps(result, indent=2))
-            (args.out / "extract-scaling.json").write_text(json.dumps(result, indent=2) + "\n")
-        if "speed" in parts:
-            result = speed(args, Path(tmp))
-            print(json.dumps(result, indent=2))
-            (args.out / "extract.json").write_text(json.dumps(result, indent=2) + "\n")
-        if "synthetic" in parts:
-            result = synthetic(args, Path(tmp))
-            print(json.dumps(result, indent=2))
-            (args.out / "extract-synthetic.json").write_text(json.dumps(result, indent=2) + "\n")
+        for name, (run, file) in parts_run.items():
+            if name in parts:
+                result = run(args, Path(tmp))
+                print(json.dumps(result, indent=2))
+                (args.out / file).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
