@@ -321,6 +321,26 @@ with ex:
 """
 
 
+def test_overlapping_quiet_sections_give_fd_2_back_when_the_last_ends():
+    """Two extractors starting, the first one done first: fd 2 stays quiet while the second
+    starts, then is what it was before either began (not /dev/null for good)."""
+    from motionscope.pose.holistic import quiet_stderr
+
+    def fd2() -> tuple[int, int]:
+        st = os.fstat(2)
+        return st.st_dev, st.st_ino
+
+    null = os.stat(os.devnull)
+    before = fd2()
+    a, b = quiet_stderr(), quiet_stderr()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert fd2() == (null.st_dev, null.st_ino)  # b is still starting
+    b.__exit__(None, None, None)
+    assert fd2() == before
+
+
 def test_the_first_pose_warning_does_not_leak_after_start_up(tmp_path):
     """MediaPipe warns once per process when it first finds a pose; a video starting without a
     person used to show that warning mid-batch. Fresh processes: the warning is once only."""

@@ -87,28 +87,46 @@ def _flush_c_stdio() -> None:
         pass
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET = {"depth": 0, "saved": -1}  # fd 2 as it was before the first quiet section
+
+
 @contextlib.contextmanager
 def quiet_stderr(enabled: bool = True) -> Iterator[None]:
     """Send file descriptor 2 to /dev/null: MediaPipe's C++ start-up noise (XNNPACK, absl,
-    "Feedback manager ...") bypasses Python and ``GLOG_minloglevel``."""
+    "Feedback manager ...") bypasses Python and ``GLOG_minloglevel``.
+
+    Process-wide and counted: sections may overlap in any order (two extractors starting, one
+    finishing first) and fd 2 is given back only when the last one ends, as it was before the
+    first one began."""
     if not enabled:
         yield
         return
     fd = 2  # the C++ code writes to descriptor 2 whatever sys.stderr is (Rich, pytest swap it)
-    with contextlib.suppress(AttributeError, OSError, ValueError):
-        sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                sys.stderr.flush()
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, fd)
+            finally:
+                os.close(devnull)
+            _QUIET["saved"] = saved
+        _QUIET["depth"] += 1
     try:
-        os.dup2(devnull, fd)
         yield
     finally:
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            sys.stderr.flush()
-        _flush_c_stdio()  # C stdio may hold lines written while fd 2 was /dev/null
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0:
+                with contextlib.suppress(AttributeError, OSError, ValueError):
+                    sys.stderr.flush()
+                _flush_c_stdio()  # C stdio may hold lines written while fd 2 was /dev/null
+                os.dup2(_QUIET["saved"], fd)
+                os.close(_QUIET["saved"])
+                _QUIET["saved"] = -1
 
 
 def prefetch(frames: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
