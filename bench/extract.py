@@ -63,7 +63,7 @@ from pathlib import Path
 
 from motionscope.pose import batch
 from motionscope.pose.batch import extract_batch
-from motionscope.pose.graph import GRAPHS
+from motionscope.pose.graph import GRAPHS, landmark_agreement
 from motionscope.pose.holistic import HolisticExtractor
 from motionscope.video.decode import iter_frames
 from motionscope.video.synth import VIDEO_ACTIONS, write_synthetic_videos
@@ -253,33 +253,6 @@ def speed(args, tmp: Path) -> dict:
 # graph: face-free vs Holistic on the same frames
 # ---------------------------------------------------------------------------------------------
 
-XY_COLUMNS = {  # x and y columns of each compared block in the 1662 row
-    "pose": [c for i in range(33) for c in (4 * i, 4 * i + 1)],
-    "left_hand": [1536 + c for i in range(21) for c in (3 * i, 3 * i + 1)],
-    "right_hand": [1599 + c for i in range(21) for c in (3 * i, 3 * i + 1)],
-}
-
-
-def agreement(a, b) -> dict:
-    """Per block: presence agreement, frames both detected, median / p95 / max abs x, y diff."""
-    import numpy as np
-
-    from motionscope.keypoints.layout import HOLISTIC
-
-    out = {}
-    for block, cols in XY_COLUMNS.items():
-        fa, fb = a[:, HOLISTIC.slice(block)].any(1), b[:, HOLISTIC.slice(block)].any(1)
-        both = fa & fb
-        d = np.abs(a[both][:, cols] - b[both][:, cols])
-        out[block] = {
-            "presence_agreement": round(float((fa == fb).mean()), 4),
-            "frames_both": int(both.sum()),
-            "median_abs_xy": float(np.median(d)) if d.size else None,
-            "p95_abs_xy": float(np.percentile(d, 95)) if d.size else None,
-            "max_abs_xy": float(d.max()) if d.size else None,
-        }
-    return out
-
 
 def _graph_fps(ex, frames) -> tuple[float, float, object, dict]:
     ex.reset()
@@ -378,11 +351,11 @@ def graph_part(args, tmp: Path) -> dict:
             "detection_rate": {
                 n: {k: round(v, 3) for k, v in rt.items()} for n, rt in rates[clip].items()
             },
-            "agreement_face_free_vs_holistic": agreement(
+            "agreement_face_free_vs_holistic": landmark_agreement(
                 keypoints[clip]["holistic/threads=default"],
                 keypoints[clip]["pose-hands/threads=default"],
             ),
-            "agreement_one_thread_vs_default": agreement(
+            "agreement_one_thread_vs_default": landmark_agreement(
                 keypoints[clip]["pose-hands/threads=default"],
                 keypoints[clip]["pose-hands/threads=1"],
             ),

@@ -29,6 +29,8 @@ from motionscope.pose.graph import (  # noqa: E402
     POSE_GRAPH,
     POSE_HANDS_GRAPH,
     graph_config,
+    landmark_agreement,
+    xy_columns,
 )
 from motionscope.pose.holistic import PoseHandsExtractor  # noqa: E402
 from motionscope.video.decode import iter_frames  # noqa: E402
@@ -38,11 +40,6 @@ from tests.helpers import torch_threads  # noqa: E402
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 REAL_CLIP = SHARED_DATASETS / "mmaction2-samples" / "tests" / "data" / "test.avi"  # face, hands
 MEDIAN_TOL, P95_TOL, PRESENCE_AGREE = 1e-4, 1e-3, 0.98
-XY = {  # columns of x and y of each block in the 1662 row
-    "pose": np.r_[np.arange(0, 132, 4), np.arange(1, 132, 4)],
-    "left_hand": 1536 + np.r_[np.arange(0, 63, 3), np.arange(1, 63, 3)],
-    "right_hand": 1599 + np.r_[np.arange(0, 63, 3), np.arange(1, 63, 3)],
-}
 KEYPOINT_MODELS = [m.name for m in list_models() if m.input_kind == "keypoints"]
 # tiny training sets on purpose (plumbing, not accuracy)
 pytestmark = pytest.mark.filterwarnings("ignore::motionscope.data.sizecheck.DataSizeWarning")
@@ -72,33 +69,19 @@ def synthetic_frames(n: int = 40) -> list[np.ndarray]:
     return list(render_clip("wave", np.random.default_rng(5), (320, 240), n, fps=15))
 
 
-def agreement(a: np.ndarray, b: np.ndarray, found_a: dict, found_b: dict) -> dict:
-    """Per block: presence agreement and x, y differences on frames both detected."""
-    out = {}
-    for block, cols in XY.items():
-        fa, fb = a[:, HOLISTIC.slice(block)].any(1), b[:, HOLISTIC.slice(block)].any(1)
-        both = fa & fb
-        d = np.abs(a[both][:, cols] - b[both][:, cols])
-        out[block] = {
-            "agree": float((fa == fb).mean()),
-            "both": int(both.sum()),
-            "median": float(np.median(d)) if d.size else 0.0,
-            "p95": float(np.percentile(d, 95)) if d.size else 0.0,
-        }
-    return out
-
-
 def check_parity(graphs, frames: list[np.ndarray], what: str) -> dict:
     holistic, pose_hands = graphs
     a, rates_a = holistic.extract_frames(frames)
     b, rates_b = pose_hands.extract_frames(frames)
     assert b.shape == a.shape == (len(frames), 1662)
     assert not b[:, HOLISTIC.slice("face")].any() and rates_b["face"] == 0.0
-    stats = agreement(a, b, rates_a, rates_b)
+    stats = landmark_agreement(a, b)
     for block, s in stats.items():
-        assert s["agree"] >= PRESENCE_AGREE, f"{what}: {block} presence differs: {s}"
-        assert s["median"] < MEDIAN_TOL and s["p95"] < P95_TOL, f"{what}: {block}: {s}"
-    assert stats["pose"]["both"] >= len(frames) // 2, f"{what}: too few poses to compare: {stats}"
+        assert s["presence_agreement"] >= PRESENCE_AGREE, f"{what}: {block} presence differs: {s}"
+        if s["frames_both"]:
+            assert s["median_abs_xy"] < MEDIAN_TOL and s["p95_abs_xy"] < P95_TOL, f"{what}: {s}"
+    pose_both = stats["pose"]["frames_both"]
+    assert pose_both >= len(frames) // 2, f"{what}: too few poses to compare: {stats}"
     return {"holistic": rates_a, "pose_hands": rates_b, **stats}
 
 
@@ -125,7 +108,7 @@ def test_pose_graph_has_neither_face_nor_hands_and_gives_holistics_pose(graphs, 
     assert rates_b["pose"] == rates_a["pose"] > 0.9
     assert rates_b["face"] == rates_b["left_hand"] == rates_b["right_hand"] == 0.0
     assert not b[:, 132:].any()  # face and hands stay zero
-    d = np.abs(a[:, XY["pose"]] - b[:, XY["pose"]])
+    d = np.abs(a[:, xy_columns("pose")] - b[:, xy_columns("pose")])
     assert np.median(d) < MEDIAN_TOL and np.percentile(d, 95) < P95_TOL
 
 
@@ -158,7 +141,7 @@ def test_parity_on_a_real_clip(graphs):
     stats = check_parity(graphs, frames, REAL_CLIP.name)
     # the clip has a face and both hands: the comparison covers hands, and the face is dropped
     assert stats["holistic"]["face"] > 0.5 and stats["pose_hands"]["face"] == 0.0
-    assert stats["right_hand"]["both"] >= 20 and stats["left_hand"]["both"] >= 10
+    assert stats["right_hand"]["frames_both"] >= 20 and stats["left_hand"]["frames_both"] >= 10
 
 
 def test_single_threaded_graph_gives_the_same_landmarks(graphs):

@@ -10,9 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motionscope.cli.common import Progress, or_exit
-from motionscope.errors import MotionscopeError
 from motionscope.pose.engines import ENGINES, extract_keypoints
-from motionscope.pose.graph import GRAPHS
 from motionscope.pose.report import REPORT, ExtractReport
 
 __all__ = ["ENGINES", "extract_command", "problems_table", "summary_table"]
@@ -121,8 +119,6 @@ def extract_command(
     Returns the exit code: 0 when every video was extracted (or skipped, or had no person),
     1 when any video failed. Raises :class:`MotionscopeError` for unusable arguments."""
     console = console or Console()
-    if graph not in GRAPHS:
-        raise MotionscopeError(f"--graph {graph!r} is not available; use {', '.join(GRAPHS)}")
     report = extract_keypoints(
         src, out, workers=workers, every=every, fps=fps, engine=engine, address=ray_address,
         progress=progress, graph=graph, graph_threads=graph_threads,

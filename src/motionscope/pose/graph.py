@@ -88,6 +88,41 @@ def auto_threads(workers: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, workers))
 
 
+def xy_columns(block: str):
+    """The columns of the x and y values of ``block``'s landmarks in a 1662-wide Holistic row."""
+    import numpy as np
+
+    from motionscope.keypoints.layout import HOLISTIC
+
+    b, start = HOLISTIC.block(block), HOLISTIC.slice(block).start
+    return start + np.r_[np.arange(0, b.width, b.channels), np.arange(1, b.width, b.channels)]
+
+
+def landmark_agreement(a, b, blocks=("pose", "left_hand", "right_hand")) -> dict:
+    """How two extractions of the same frames (``(T, 1662)`` Holistic rows) agree, per block:
+    the share of frames where both or neither detected it, the frames both detected, and the
+    median / p95 / max absolute x, y difference over those (``None`` when there are none)."""
+    import numpy as np
+
+    from motionscope.keypoints.layout import HOLISTIC
+
+    a, b = np.asarray(a), np.asarray(b)
+    out = {}
+    for name in blocks:
+        part, xy = HOLISTIC.slice(name), xy_columns(name)
+        fa, fb = a[:, part].any(1), b[:, part].any(1)
+        both = fa & fb
+        d = np.abs(a[both][:, xy] - b[both][:, xy])
+        out[name] = {
+            "presence_agreement": round(float((fa == fb).mean()), 4),
+            "frames_both": int(both.sum()),
+            "median_abs_xy": float(np.median(d)) if d.size else None,
+            "p95_abs_xy": float(np.percentile(d, 95)) if d.size else None,
+            "max_abs_xy": float(d.max()) if d.size else None,
+        }
+    return out
+
+
 def _name(stream: str) -> str:
     return stream.split(":")[-1]  # "TAG:name", "TAG:0:name" or "name"
 
