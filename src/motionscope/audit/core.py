@@ -169,7 +169,6 @@ def audit_dataset(
         groups=_groups(ds, given, labels, probs, classes, groups, fixes, within, issues),
         data_flags=data_flags(ds),
         seconds=0.0,
-        trusted=trusted,
     )
     report.seconds = round(time.perf_counter() - t0, 2)
     return report

@@ -65,7 +65,13 @@ class AuditReport:
     groups: list[GroupSummary]
     data_flags: list[DataFlag]
     seconds: float
-    trusted: bool = True  # out-of-fold accuracy high enough to apply single suggestions
+
+    @property
+    def trusted(self) -> bool:
+        """The out-of-fold accuracy is high enough for single suggestions to be applied."""
+        from motionscope.audit.core import MIN_TRUSTED_ACCURACY
+
+        return self.accuracy_fixed >= MIN_TRUSTED_ACCURACY
 
     @property
     def trust_note(self) -> str | None:
@@ -99,6 +105,7 @@ class AuditReport:
         d["permuted_groups"] = self.permuted_groups
         d["n_issues"] = len(self.issues)
         d["n_relabelled"] = sum(e.apply for e in self.issues)
+        d["trusted"] = self.trusted
         d["trust_note"] = self.trust_note
         return d
 
